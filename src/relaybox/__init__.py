@@ -1,0 +1,7 @@
+"""relaybox: a self-hosted, signed-request message exchange gateway."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__"]

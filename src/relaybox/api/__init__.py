@@ -1,0 +1,1 @@
+"""The HTTP edge: thin handlers, no SQL, no crypto."""

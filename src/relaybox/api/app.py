@@ -1,0 +1,61 @@
+"""``create_app(settings)``: the ASGI application and its lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.routing import Route
+
+from relaybox.api import errors, messages
+from relaybox.api.edge import EdgeMiddleware
+from relaybox.config import Settings
+from relaybox.errors import RelayboxError
+from relaybox.exchange.expiry import Sweeper
+from relaybox.exchange.service import Exchange
+from relaybox.notify.hub import LocalHub
+from relaybox.store import Store, make_store
+
+log = logging.getLogger("relaybox")
+
+
+def create_app(settings: Settings, store: Store | None = None) -> Starlette:
+    store = store or make_store(settings)
+    exchange = Exchange(store, LocalHub(), settings)
+    sweeper = Sweeper(store, interval=settings.sweep_interval, tombstone_ttl=settings.tombstone_ttl)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await store.open()
+        task = asyncio.create_task(sweeper.run_forever(), name="relaybox-sweeper")
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            await store.close()
+
+    handlers = [
+        Route("/1/send-message", messages.send_message, methods=["POST"]),
+        Route("/1/list-messages", messages.list_messages, methods=["GET"]),
+        Route("/1/get-message/{link:path}", messages.get_message, methods=["GET"]),
+        Route("/1/get-next-message/{link:path}", messages.get_next_message, methods=["GET"]),
+        Route("/1/wait-next-message/{link:path}", messages.wait_next_message, methods=["GET"]),
+        Route("/1/ping", messages.ping, methods=["GET"]),
+    ]
+    app = Starlette(
+        routes=handlers,
+        middleware=[Middleware(EdgeMiddleware)],
+        exception_handlers={RelayboxError: errors.relaybox_error, HTTPException: errors.http_error},
+        lifespan=lifespan,
+    )
+    app.state.exchange = exchange
+    app.state.sweeper = sweeper
+    app.state.settings = settings
+    return app

@@ -1,0 +1,1 @@
+"""Request signing: pure crypto shared by the server and the SDK (no I/O)."""

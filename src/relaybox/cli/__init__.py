@@ -1,0 +1,1 @@
+"""The ``relaybox`` command line."""

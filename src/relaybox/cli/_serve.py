@@ -1,0 +1,68 @@
+"""``relaybox serve``: pre-flight the store, create demo routes, run uvicorn."""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from typing import Any
+
+import click
+
+from relaybox.cli._store import run_with_store
+
+DEMO_ROUTES = ("abcd@abcdef01", "ef01@1234abcd")
+
+
+def run_server(settings: Any, *, demo: bool) -> None:
+    import uvicorn
+
+    from relaybox.api.app import create_app
+
+    # Open (and migrate) once before binding, so a bad store is a clear message, not a traceback.
+    async def preflight(store: Any) -> None:
+        if demo:
+            await _demo_routes(store, settings)
+
+    run_with_store(settings, preflight)
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    where = settings.database_url.split("@")[-1] if settings.database_url else str(settings.data_dir.resolve())
+    click.echo(f"relaybox serving on http://{settings.host}:{settings.port} (store: {where})", err=True)
+    try:
+        uvicorn.run(
+            create_app(settings),
+            host=settings.host,
+            port=settings.port,
+            loop="uvloop",
+            http="httptools",
+            log_level=settings.log_level.lower(),
+            # Long-polls would otherwise hold a restart for up to their timeout.
+            timeout_graceful_shutdown=2,
+            server_header=False,
+        )
+    except OSError as exc:
+        click.echo(f"error: cannot serve on {settings.host}:{settings.port}: {exc.strerror}", err=True)
+        sys.exit(1)
+
+
+async def _demo_routes(store: Any, settings: Any) -> None:
+    from relaybox.store import random_secret
+
+    env_file = settings.data_dir / "demo.env"
+    if await store.list_routes():
+        if env_file.exists():
+            click.echo(f"demo routes: see {env_file} (source it for the curl recipes)", err=True)
+        return
+    lines = []
+    for i, name in enumerate(DEMO_ROUTES):
+        secret = random_secret()
+        await store.add_route(name, secret, time.time())
+        click.echo(f"demo route {name}  secret {secret}", err=True)
+        prefix = "" if i == 0 else "PARTNER_"
+        lines += [f"export {prefix}ROUTE={name}", f"export {prefix}KEY_SECRET={secret}"]
+    lines += [f"export RELAYBOX_URL=http://{settings.host}:{settings.port}"]
+    lines += ["export RELAYBOX_ROUTE=$ROUTE RELAYBOX_SECRET=$KEY_SECRET"]
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    env_file.write_text("\n".join(lines) + "\n")
+    env_file.chmod(0o600)
+    click.echo(f"wrote {env_file}: `source {env_file}` to use them with curl or the CLI", err=True)

@@ -1,0 +1,58 @@
+"""The one settings object: ``RELAYBOX_*`` environment variables, overridden by CLI flags.
+
+Read once (``Settings()``) by the command that starts; everything below receives it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8080
+DEFAULT_DATA_DIR = Path("relaybox-data")
+# Vendor default limit on the file in the `data` part.
+DEFAULT_MAX_MESSAGE_BYTES = 10 * 1024 * 1024
+# 30 days: the longest `message-expires-after` the route API accepts by default.
+DEFAULT_MAX_EXPIRES_AFTER = 30 * 24 * 3600
+# The vendor's clock tolerance (+-300 s); also how long a used request key is remembered.
+DEFAULT_TIMESTAMP_WINDOW = 300
+DEFAULT_WAIT_TIMEOUT = 60
+DEFAULT_WAIT_TIMEOUT_MAX = 300
+# Generous on purpose: it stops a runaway client, not ordinary polling.
+DEFAULT_RATE_LIMIT = 200.0
+DEFAULT_RATE_BURST = 400
+DEFAULT_SWEEP_INTERVAL = 10.0
+# How long an expired message stays as a tombstone (no payload) so that it still works as a
+# get-next/wait-next cursor and answers 410 instead of 404.
+DEFAULT_TOMBSTONE_TTL = 7 * 24 * 3600
+
+
+class Settings(BaseSettings):
+    """Server settings. Every field is also ``RELAYBOX_<NAME>`` in the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="RELAYBOX_", extra="ignore")
+
+    host: str = DEFAULT_HOST
+    port: int = Field(DEFAULT_PORT, ge=0, le=65535)
+    data_dir: Path = DEFAULT_DATA_DIR
+    database_url: str | None = None
+    max_message_bytes: int = Field(DEFAULT_MAX_MESSAGE_BYTES, ge=1)
+    max_expires_after: int = Field(DEFAULT_MAX_EXPIRES_AFTER, ge=1)
+    timestamp_window: int = Field(DEFAULT_TIMESTAMP_WINDOW, ge=1)
+    wait_timeout: int = Field(DEFAULT_WAIT_TIMEOUT, ge=0)
+    wait_timeout_max: int = Field(DEFAULT_WAIT_TIMEOUT_MAX, ge=0)
+    rate_limit: float = Field(DEFAULT_RATE_LIMIT, ge=0, description="requests per second per route; 0 = off")
+    rate_burst: int = Field(DEFAULT_RATE_BURST, ge=1)
+    sweep_interval: float = Field(DEFAULT_SWEEP_INTERVAL, gt=0)
+    tombstone_ttl: int = Field(DEFAULT_TOMBSTONE_TTL, ge=0)
+    log_level: str = "info"
+
+    @property
+    def store_url(self) -> str:
+        """The SQLAlchemy URL of the store: ``database_url`` or SQLite under ``data_dir``."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'relaybox.db').resolve()}"

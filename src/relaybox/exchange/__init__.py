@@ -1,0 +1,1 @@
+"""Use cases: the only place the route API's business rules live."""

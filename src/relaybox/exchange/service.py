@@ -1,0 +1,138 @@
+"""The route API's use cases: send, list, get, get-next, wait-next."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from relaybox.config import Settings
+from relaybox.errors import ErrorCode, RelayboxError
+from relaybox.exchange.authn import Authenticator
+from relaybox.exchange.ratelimit import RateLimiter
+from relaybox.notify.hub import Hub
+from relaybox.store.base import BlobWriter, MessageRecord, NewMessage, Payload, SendOutcome, Store
+from relaybox.wire import headers as h
+from relaybox.wire.ids import START_LINK, is_link
+
+
+@dataclass(frozen=True, slots=True)
+class SendRequest:
+    """The validated headers of a send-message call."""
+
+    to: str
+    message_id: str
+    md5: str
+    expires_after: int
+    priority: str
+    pay_for_reply: bool
+
+
+class Exchange:
+    def __init__(self, store: Store, hub: Hub, settings: Settings, clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.hub = hub
+        self.settings = settings
+        self.clock = clock
+        self.auth = Authenticator(
+            store,
+            window=settings.timestamp_window,
+            limiter=RateLimiter(settings.rate_limit, settings.rate_burst),
+            clock=clock,
+        )
+
+    # -- send ------------------------------------------------------------------------------
+    def parse_send(self, headers: Mapping[str, str]) -> SendRequest:
+        """Header checks after authentication: 100 first, then 205 and 206."""
+        to = h.parse_message_to(headers.get(h.MESSAGE_TO))
+        message_id = h.parse_message_id(headers.get(h.MESSAGE_ID))
+        md5 = h.parse_message_md5(headers.get(h.MESSAGE_MD5))
+        pay_for_reply = h.parse_pay_for_reply(headers.get(h.PAY_FOR_REPLY))
+        expires_raw = headers.get(h.MESSAGE_EXPIRES_AFTER)
+        priority_raw = headers.get(h.MESSAGE_PRIORITY)
+        h.clean_value(h.MESSAGE_PRIORITY, priority_raw, required=False)
+        expires_after = h.parse_expires_after(expires_raw, maximum=self.settings.max_expires_after)
+        priority = h.parse_priority(priority_raw)
+        return SendRequest(to, message_id, md5, expires_after, priority, pay_for_reply)
+
+    async def check_send(self, sender: str, req: SendRequest) -> None:
+        """Refusals that need no body: unknown recipient (201), message id taken (204)."""
+        recipient = await self.store.get_route(req.to)
+        if recipient is None or not recipient.enabled:
+            raise RelayboxError(ErrorCode.RECIPIENT_NOT_FOUND)
+        for old in await self.store.find_sent(sender, req.message_id, self.clock()):
+            if old.recipient != req.to or old.md5 != req.md5:
+                raise RelayboxError(ErrorCode.MESSAGE_ID_CONFLICT)
+
+    async def send(self, sender: str, req: SendRequest, blob: BlobWriter, file_name: str) -> SendOutcome:
+        """Commit a received payload as a message; the caller discards ``blob`` on error."""
+        if blob.md5 != req.md5:
+            raise RelayboxError(ErrorCode.MD5_MISMATCH)
+        now = self.clock()
+        new = NewMessage(
+            recipient=req.to,
+            sender=sender,
+            message_id=req.message_id,
+            file_name=file_name,
+            pay_for_reply=req.pay_for_reply,
+            priority=req.priority,
+            received_at=now,
+            expires_at=now + req.expires_after,
+        )
+        outcome = await self.store.add_message(new, blob)
+        if outcome.created:
+            self.hub.notify(req.to)
+        return outcome
+
+    # -- receive ---------------------------------------------------------------------------
+    async def list(self, route: str) -> list[MessageRecord]:
+        return await self.store.list_messages(route, self.clock())
+
+    async def get(self, route: str, link: str) -> MessageRecord:
+        record = await self._find(route, link)
+        if record.expired(self.clock()):
+            raise RelayboxError(ErrorCode.MESSAGE_EXPIRED)
+        return record
+
+    async def get_next(self, route: str, link: str) -> MessageRecord:
+        after = await self._cursor(route, link)
+        record = await self.store.next_message(route, after, self.clock())
+        if record is None:
+            raise RelayboxError(ErrorCode.NO_NEWER_MESSAGE)
+        return record
+
+    async def wait_next(self, route: str, link: str, timeout: float) -> MessageRecord | None:
+        """The next message after ``link``, waiting up to ``timeout`` s for one; None on timeout."""
+        after = await self._cursor(route, link)
+        deadline = time.monotonic() + timeout
+        # Subscribe before reading so a commit between the read and the wait still wakes us.
+        with self.hub.subscribe(route) as sub:
+            while True:
+                record = await self.store.next_message(route, after, self.clock())
+                if record is not None:
+                    return record
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return None
+                await sub.wait(remaining)
+
+    def open_payload(self, record: MessageRecord) -> Payload:
+        """Open the message's bytes; a purge that won the race reads as expired (410)."""
+        if record.payload_id is None:
+            raise RelayboxError(ErrorCode.MESSAGE_EXPIRED)
+        try:
+            return self.store.open_payload(record.payload_id)
+        except FileNotFoundError:
+            raise RelayboxError(ErrorCode.MESSAGE_EXPIRED) from None
+
+    async def _find(self, route: str, link: str) -> MessageRecord:
+        record = await self.store.get_message(route, link) if is_link(link) else None
+        if record is None:
+            raise RelayboxError(ErrorCode.MESSAGE_NOT_FOUND)
+        return record
+
+    async def _cursor(self, route: str, link: str) -> int:
+        if link == START_LINK:
+            return 0
+        # Expired messages (tombstones) still work as cursors.
+        return (await self._find(route, link)).seq

@@ -1,0 +1,148 @@
+"""The storage interface. The API and the use cases see only this; SQLite today and
+PostgreSQL next implement it. Implementations raise ``StoreUnavailable`` when the database or
+the payload directory cannot be used, and ``RelayboxError`` for the few rules enforced by
+constraints (a message id reused for other content)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class RouteRecord:
+    route: str
+    secret: str
+    enabled: bool
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRecord:
+    seq: int
+    link: str
+    recipient: str
+    sender: str
+    message_id: str
+    md5: str
+    size: int
+    file_name: str
+    pay_for_reply: bool
+    priority: str
+    received_at: float
+    expires_at: float
+    payload_id: str | None
+
+    def expired(self, now: float) -> bool:
+        return self.payload_id is None or self.expires_at <= now
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    """What a send stores; the store adds seq, link and the payload."""
+
+    recipient: str
+    sender: str
+    message_id: str
+    file_name: str
+    pay_for_reply: bool
+    priority: str
+    received_at: float
+    expires_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class SendOutcome:
+    message: MessageRecord
+    created: bool  # False for an idempotent re-send that matched an existing message
+
+
+@dataclass(frozen=True, slots=True)
+class SweepReport:
+    purged: int = 0
+    tombstones_dropped: int = 0
+    payloads_deleted: int = 0
+    keys_pruned: int = 0
+    orphan_files: int = 0
+
+
+class BlobWriter(Protocol):
+    """A payload being received: written in chunks, durable after ``finish``."""
+
+    @property
+    def size(self) -> int: ...
+
+    @property
+    def md5(self) -> str: ...
+
+    async def write(self, chunk: bytes) -> None: ...
+
+    async def finish(self) -> str:
+        """Make the bytes durable (fsync + rename) and return the payload id."""
+        ...
+
+    async def discard(self) -> None:
+        """Forget everything written; safe to call at any point, also after ``finish``."""
+        ...
+
+
+class Payload(Protocol):
+    """An opened payload; ``chunks`` closes it when exhausted, ``close`` in any case."""
+
+    def chunks(self, chunk_size: int = 65536) -> AsyncIterator[bytes]: ...
+
+    def close(self) -> None: ...
+
+
+class Store(Protocol):
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def ping(self) -> None:
+        """Raise ``StoreUnavailable`` unless database and payload storage answer."""
+        ...
+
+    # routes
+    async def add_route(self, route: str, secret: str, now: float) -> bool: ...
+
+    async def get_route(self, route: str) -> RouteRecord | None: ...
+
+    async def list_routes(self) -> list[RouteRecord]: ...
+
+    async def set_secret(self, route: str, secret: str) -> bool: ...
+
+    async def remove_route(self, route: str) -> bool: ...
+
+    # replay cache
+    async def use_request_key(self, key: str, expires_at: float) -> bool:
+        """Record a used key; False when it was already recorded (a replay)."""
+        ...
+
+    # messages
+    def new_blob(self) -> BlobWriter: ...
+
+    async def find_sent(self, sender: str, message_id: str, now: float) -> list[MessageRecord]:
+        """Unexpired messages this sender already sent with this message id."""
+        ...
+
+    async def add_message(self, new: NewMessage, blob: BlobWriter) -> SendOutcome:
+        """Commit the message with its finished blob, or return the existing one for an
+        idempotent re-send (the caller then discards the blob)."""
+        ...
+
+    async def list_messages(self, recipient: str, now: float) -> list[MessageRecord]: ...
+
+    async def get_message(self, recipient: str, link: str) -> MessageRecord | None:
+        """The recipient's message with this link, expired or tombstoned ones included."""
+        ...
+
+    async def next_message(self, recipient: str, after_seq: int, now: float) -> MessageRecord | None: ...
+
+    def open_payload(self, payload_id: str) -> Payload:
+        """Open a payload for streaming; ``FileNotFoundError`` when it was purged meanwhile."""
+        ...
+
+    # housekeeping
+    async def sweep(self, now: float, tombstone_ttl: float) -> SweepReport: ...

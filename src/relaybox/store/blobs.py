@@ -1,0 +1,188 @@
+"""Payload files on local disk.
+
+Layout under the data dir::
+
+    payloads/ab/<payload id>   finished payloads (id is random; sender file names never appear)
+    tmp/<random>.part          uploads in progress
+
+A payload becomes visible only through a committed ``payloads`` row, which is written after
+the file is fsynced and renamed into place. A crash between rename and commit leaves a file
+with no row: ``orphans()`` finds those for the sweeper.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from relaybox.errors import StoreUnavailable
+
+_CHUNK = 64 * 1024
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class FileBlobs:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.payload_dir = root / "payloads"
+        self.tmp_dir = root / "tmp"
+
+    def prepare(self) -> None:
+        try:
+            self.payload_dir.mkdir(parents=True, exist_ok=True)
+            self.tmp_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreUnavailable(f"cannot create payload directories: {exc.strerror}") from None
+
+    def check(self) -> None:
+        for d in (self.payload_dir, self.tmp_dir):
+            if not d.is_dir() or not os.access(d, os.W_OK):
+                raise StoreUnavailable("payload directory is not usable")
+
+    def path_of(self, payload_id: str) -> Path:
+        # Ids are made here (token_hex), so they are safe path components.
+        return self.payload_dir / payload_id[:2] / payload_id
+
+    def writer(self) -> FileBlobWriter:
+        return FileBlobWriter(self)
+
+    def open(self, payload_id: str) -> FilePayload:
+        """Open a payload for reading; ``FileNotFoundError`` when it is gone (purged)."""
+        try:
+            return FilePayload(open(self.path_of(payload_id), "rb"))
+        except FileNotFoundError:
+            raise
+        except OSError as exc:
+            raise StoreUnavailable(f"cannot read payload: {exc.strerror}") from None
+
+    def delete(self, payload_id: str) -> None:
+        try:
+            self.path_of(payload_id).unlink()
+        except FileNotFoundError:
+            pass
+
+    def stored_ids(self) -> Iterator[tuple[str, float]]:
+        """(payload id, mtime) of every finished payload file."""
+        if not self.payload_dir.is_dir():
+            return
+        for sub in self.payload_dir.iterdir():
+            if sub.is_dir():
+                for f in sub.iterdir():
+                    try:
+                        yield f.name, f.stat().st_mtime
+                    except FileNotFoundError:
+                        continue
+
+    def clean_tmp(self, older_than: float) -> int:
+        """Remove upload leftovers of crashed or killed processes."""
+        removed = 0
+        if not self.tmp_dir.is_dir():
+            return 0
+        for f in self.tmp_dir.iterdir():
+            try:
+                if f.stat().st_mtime < older_than:
+                    f.unlink()
+                    removed += 1
+            except FileNotFoundError:
+                continue
+        return removed
+
+
+class FilePayload:
+    """An open payload. Opened before the response starts, so a purge racing with a download
+    cannot cut it short (an unlinked file stays readable through its open handle)."""
+
+    def __init__(self, fh: BinaryIO) -> None:
+        self._fh = fh
+
+    async def chunks(self, chunk_size: int = _CHUNK) -> AsyncIterator[bytes]:
+        try:
+            while True:
+                # Page-cache reads of 64 KiB are cheaper inline than a thread hop per chunk.
+                chunk = self._fh.read(chunk_size)
+                if not chunk:
+                    break
+                yield chunk
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+class FileBlobWriter:
+    def __init__(self, blobs: FileBlobs) -> None:
+        self._blobs = blobs
+        self._id = secrets.token_hex(16)
+        self._tmp = blobs.tmp_dir / f"{self._id}.part"
+        self._final: Path | None = None
+        self._md5 = hashlib.md5()
+        self._size = 0
+        self._fh: BinaryIO | None = None
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    @property
+    def md5(self) -> str:
+        return self._md5.hexdigest()
+
+    async def write(self, chunk: bytes) -> None:
+        try:
+            if self._fh is None:
+                self._fh = open(self._tmp, "wb")
+            self._fh.write(chunk)
+        except OSError as exc:
+            await self.discard()
+            raise StoreUnavailable(f"cannot write payload: {exc.strerror}") from None
+        self._md5.update(chunk)
+        self._size += len(chunk)
+
+    async def finish(self) -> str:
+        try:
+            await asyncio.to_thread(self._finish_sync)
+        except OSError as exc:
+            await self.discard()
+            raise StoreUnavailable(f"cannot store payload: {exc.strerror}") from None
+        return self._id
+
+    def _finish_sync(self) -> None:
+        if self._fh is None:
+            self._fh = open(self._tmp, "wb")
+        self._fh.flush()
+        os.fsync(self._fh.fileno())
+        self._fh.close()
+        self._fh = None
+        final = self._blobs.path_of(self._id)
+        final.parent.mkdir(exist_ok=True)
+        os.replace(self._tmp, final)
+        self._final = final
+        _fsync_dir(final.parent)
+
+    async def discard(self) -> None:
+        if self._fh is not None:
+            try:
+                self._fh.close()
+            except OSError:
+                pass
+            self._fh = None
+        for p in (self._tmp, self._final):
+            if p is not None:
+                try:
+                    p.unlink()
+                except OSError:
+                    pass
+        self._final = None

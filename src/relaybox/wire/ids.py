@@ -1,0 +1,27 @@
+"""Server-made identifiers: message links and request ids."""
+
+from __future__ import annotations
+
+import re
+import secrets
+from datetime import UTC, datetime
+
+# Clients paste links into URLs unquoted, so links use only RFC 3986 unreserved characters.
+_LINK_RE = re.compile(r"^[A-Za-z0-9._~-]{1,128}$")
+# Cursor meaning "from the start" in get-next-message / wait-next-message.
+START_LINK = "0"
+
+
+def new_link() -> str:
+    """128 random bits, URL-safe base64 (``[A-Za-z0-9_-]``): unguessable, no quoting needed."""
+    return secrets.token_urlsafe(16)
+
+
+def is_link(value: str) -> bool:
+    return bool(_LINK_RE.match(value))
+
+
+def new_request_id(now: float | None = None) -> str:
+    """``YYYYMMDDHHMMSS-<16 hex>`` in UTC, as the vendor's servers answer."""
+    when = datetime.now(UTC) if now is None else datetime.fromtimestamp(now, UTC)
+    return f"{when:%Y%m%d%H%M%S}-{secrets.token_hex(8)}"

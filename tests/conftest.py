@@ -1,0 +1,235 @@
+"""Shared fixtures: a real ``relaybox serve`` process on a free port, and request signing.
+
+``server`` is a fresh server per test (its own data dir); ``shared_server`` is one server per
+session for tests that only need their own routes (``new_route()`` makes a unique one).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Coroutine, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+
+from relaybox.auth.signing import receive_key, send_key
+from relaybox.wire.timestamps import format_timestamp
+
+T = TypeVar("T")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def clean_environ(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests decide their own settings: no RELAYBOX_* from the developer's shell."""
+    for name in list(os.environ):
+        if name.startswith("RELAYBOX_"):
+            monkeypatch.delenv(name)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def run_async(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run a coroutine to completion in a private loop, also from inside an async test."""
+    result: list[T] = []
+    error: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            result.append(asyncio.run(factory()))
+        except BaseException as exc:  # re-raised in the caller's thread
+            error.append(exc)
+
+    t = threading.Thread(target=target)
+    t.start()
+    t.join()
+    if error:
+        raise error[0]
+    return result[0]
+
+
+class ServerProcess:
+    """``python -m relaybox serve`` in a subprocess; restartable on the same port and data dir."""
+
+    def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
+        self.data_dir = data_dir
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.env = env or {}
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log_path = data_dir.parent / f"server-{self.port}.log"
+
+    def start(self, timeout: float = 20.0) -> None:
+        env = {**os.environ, **self.env}
+        self._log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "relaybox", "serve", "--port", str(self.port), "--data-dir", str(self.data_dir)],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited with {self.proc.returncode}: {self.log()}")
+            try:
+                if httpx.get(f"{self.url}/1/ping", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError(f"server did not start: {self.log()}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")[-4000:]
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+        if getattr(self, "_log", None):
+            self._log.close()
+
+    def kill(self) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+        self.stop()
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    # -- routes, straight into the store (the CLI commands are tested on their own) ----------
+    def _store_call(self, fn: Callable[[Any], Coroutine[Any, Any, T]]) -> T:
+        from relaybox.config import Settings
+        from relaybox.store import make_store
+
+        async def work() -> T:
+            store = make_store(Settings(data_dir=self.data_dir))
+            await store.open()
+            try:
+                return await fn(store)
+            finally:
+                await store.close()
+
+        return run_async(work)
+
+    def add_route(self, route: str, secret: str | None = None) -> str:
+        value = secret or secrets.token_hex(24)
+
+        async def add(store: Any) -> bool:
+            return bool(await store.add_route(route, value, time.time()))
+
+        assert self._store_call(add), f"route {route} exists"
+        return value
+
+    def new_route(self, prefix: str = "r") -> tuple[str, str]:
+        route = f"{prefix}{secrets.token_hex(4)}@test{secrets.token_hex(3)}"
+        return route, self.add_route(route)
+
+    def sweep(self) -> Any:
+        """Run one expiry sweep against the store (as the server's sweeper would)."""
+
+        async def sweep(store: Any) -> Any:
+            return await store.sweep(time.time(), 0)
+
+        return self._store_call(sweep)
+
+
+def _make_server(tmp: Path, env: dict[str, str] | None = None) -> Iterator[ServerProcess]:
+    data = tmp / "data"
+    srv = ServerProcess(data, env)
+    srv.start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[ServerProcess]:
+    yield from _make_server(tmp_path)
+
+
+@pytest.fixture
+def server_factory(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
+    """Start servers with extra RELAYBOX_* settings: ``server_factory(MAX_MESSAGE_BYTES="1000")``."""
+    started: list[ServerProcess] = []
+
+    def make(**settings: str) -> ServerProcess:
+        env = {f"RELAYBOX_{k}": str(v) for k, v in settings.items()}
+        srv = ServerProcess(tmp_path / f"data{len(started)}", env)
+        started.append(srv)
+        srv.start()
+        return srv
+
+    yield make
+    for srv in started:
+        srv.stop()
+
+
+@pytest.fixture(scope="session")
+def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    yield from _make_server(tmp_path_factory.mktemp("shared"))
+
+
+class Signer:
+    """Builds the signed headers of the route API for one route (fresh timestamp each time)."""
+
+    def __init__(self, route: str, secret: str) -> None:
+        self.route = route
+        self.secret = secret
+
+    def receive(self, timestamp: str | None = None) -> dict[str, str]:
+        ts = timestamp or format_timestamp(time.time())
+        return {
+            "request-timestamp": ts,
+            "request-from": self.route,
+            "request-key": receive_key(ts, self.route, self.secret),
+        }
+
+    def send(
+        self, to: str, data: bytes, message_id: str | None = None, timestamp: str | None = None, **extra: str
+    ) -> dict[str, str]:
+        ts = timestamp or format_timestamp(time.time())
+        mid = message_id if message_id is not None else secrets.token_hex(8)
+        md5 = extra.pop("md5", None) or hashlib.md5(data).hexdigest()
+        headers = {
+            "request-timestamp": ts,
+            "request-from": self.route,
+            "request-key": send_key(ts, self.route, to, mid, md5, self.secret),
+            "message-to": to,
+            "message-id": mid,
+            "message-md5": md5,
+        }
+        headers.update({k.replace("_", "-"): v for k, v in extra.items()})
+        return headers
+
+
+def error_code(response: httpx.Response) -> int | None:
+    """The ``code`` of an ``error: code=NNN; message=...`` header, None when absent."""
+    value = response.headers.get("error")
+    if value is None:
+        return None
+    return int(value.split(";")[0].split("=")[1])

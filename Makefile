@@ -7,6 +7,7 @@ STAMP := $(VENV)/.installed
 .PHONY: run test lint typecheck check clean
 
 $(STAMP): pyproject.toml
+	@echo "setting up .venv (first run only)"
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[server,dev]'

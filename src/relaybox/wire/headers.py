@@ -35,10 +35,10 @@ R_ATTACHMENT_COUNT = "Message-Attachment-Count"
 MAX_HEADER_VALUE = 1024
 
 ROUTE_PART = r"[A-Za-z0-9._-]{1,64}"
-_ROUTE_RE = re.compile(rf"^{ROUTE_PART}@{ROUTE_PART}$")
-_MD5_RE = re.compile(r"^[0-9a-fA-F]{32}$")
-_KEY_RE = re.compile(r"^[0-9a-fA-F]{128}$")
-_MESSAGE_ID_RE = re.compile(r"^[\x20-\x7e]{1,128}$")
+_ROUTE_RE = re.compile(rf"{ROUTE_PART}@{ROUTE_PART}")
+_MD5_RE = re.compile(r"[0-9a-fA-F]{32}")
+_KEY_RE = re.compile(r"[0-9a-fA-F]{128}")
+_MESSAGE_ID_RE = re.compile(r"[\x20-\x7e]{1,128}")
 # C0 controls and DEL: CR/LF would allow header injection, NUL truncates in C code.
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -47,15 +47,15 @@ PRIORITY_NORMAL = "normal"
 
 
 def is_route(value: str) -> bool:
-    return bool(_ROUTE_RE.match(value))
+    return bool(_ROUTE_RE.fullmatch(value))
 
 
 def is_request_key(value: str) -> bool:
-    return bool(_KEY_RE.match(value))
+    return bool(_KEY_RE.fullmatch(value))
 
 
 def is_md5(value: str) -> bool:
-    return bool(_MD5_RE.match(value))
+    return bool(_MD5_RE.fullmatch(value))
 
 
 def has_control_chars(value: str) -> bool:
@@ -88,7 +88,7 @@ def parse_message_to(value: str | None) -> str:
 def parse_message_id(value: str | None) -> str:
     v = clean_value(MESSAGE_ID, value)
     assert v is not None
-    if not _MESSAGE_ID_RE.match(v):
+    if not _MESSAGE_ID_RE.fullmatch(v):
         raise missing_header(MESSAGE_ID, "must be 1-128 printable ASCII characters")
     return v
 

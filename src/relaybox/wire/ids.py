@@ -7,7 +7,7 @@ import secrets
 from datetime import UTC, datetime
 
 # Clients paste links into URLs unquoted, so links use only RFC 3986 unreserved characters.
-_LINK_RE = re.compile(r"^[A-Za-z0-9._~-]{1,128}$")
+_LINK_RE = re.compile(r"[A-Za-z0-9._~-]{1,128}")
 # Cursor meaning "from the start" in get-next-message / wait-next-message.
 START_LINK = "0"
 
@@ -18,7 +18,7 @@ def new_link() -> str:
 
 
 def is_link(value: str) -> bool:
-    return bool(_LINK_RE.match(value))
+    return bool(_LINK_RE.fullmatch(value))
 
 
 def new_request_id(now: float | None = None) -> str:

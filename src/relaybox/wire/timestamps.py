@@ -10,9 +10,9 @@ import re
 from datetime import UTC, datetime, timedelta, timezone
 
 _TS_RE = re.compile(
-    r"^(?P<y>\d{4})-(?P<mo>\d{2})-(?P<d>\d{2})T(?P<h>\d{2}):(?P<mi>\d{2}):(?P<s>\d{2})"
-    r"(?:\.(?P<frac>\d{1,9}))?"
-    r"(?P<tz>Z|[+-]\d{2}:\d{2})?$"
+    r"^(?P<y>[0-9]{4})-(?P<mo>[0-9]{2})-(?P<d>[0-9]{2})T(?P<h>[0-9]{2}):(?P<mi>[0-9]{2}):(?P<s>[0-9]{2})"
+    r"(?:\.(?P<frac>[0-9]{1,9}))?"
+    r"(?P<tz>Z|[+-][0-9]{2}:[0-9]{2})?$"
 )
 
 
@@ -22,7 +22,7 @@ class TimestampError(ValueError):
 
 def parse_timestamp(value: str) -> float:
     """Return the POSIX time of ``value``; raise ``TimestampError`` if malformed."""
-    m = _TS_RE.match(value)
+    m = _TS_RE.fullmatch(value)
     if not m:
         raise TimestampError("expected YYYY-MM-DDTHH:MM:SS[.fraction][Z|+HH:MM]")
     tz = m["tz"]

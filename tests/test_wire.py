@@ -32,7 +32,9 @@ def test_iso_seconds_in_any_offset_round_trips(moment: datetime) -> None:
 def test_fractions_of_1_to_9_digits(moment: datetime, digits: int, frac: int) -> None:
     frac_text = str(frac).zfill(9)[:digits]
     base = moment.replace(microsecond=0)
-    text = base.strftime("%Y-%m-%dT%H:%M:%S") + "." + frac_text + base.strftime("%z")[:3] + ":" + base.strftime("%z")[3:]
+    text = (
+        base.strftime("%Y-%m-%dT%H:%M:%S") + "." + frac_text + base.strftime("%z")[:3] + ":" + base.strftime("%z")[3:]
+    )
     assert parse_timestamp(text) == pytest.approx(base.timestamp() + int(frac_text) / 10**digits, abs=1e-6)
 
 

@@ -7,6 +7,7 @@ import contextlib
 import secrets
 import time
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -282,27 +283,9 @@ def _add_message(conn: Connection, new: NewMessage, blob: BlobWriter, payload_id
         else:
             raise RelayboxError(ErrorCode.MESSAGE_ID_CONFLICT)
     conn.execute(insert(payloads).values(id=payload_id, size=blob.size, md5=blob.md5, created_at=new.received_at))
-    link = new_link()
-    res = conn.execute(
-        insert(messages).values(
-            link=link,
-            recipient=new.recipient,
-            sender=new.sender,
-            message_id=new.message_id,
-            md5=blob.md5,
-            size=blob.size,
-            file_name=new.file_name,
-            pay_for_reply=new.pay_for_reply,
-            priority=new.priority,
-            received_at=new.received_at,
-            expires_at=new.expires_at,
-            payload_id=payload_id,
-        )
-    )
-    seq = int(res.inserted_primary_key[0]) if res.inserted_primary_key else 0
     record = MessageRecord(
-        seq=seq,
-        link=link,
+        seq=0,  # given by the database below
+        link=new_link(),
         recipient=new.recipient,
         sender=new.sender,
         message_id=new.message_id,
@@ -315,6 +298,11 @@ def _add_message(conn: Connection, new: NewMessage, blob: BlobWriter, payload_id
         expires_at=new.expires_at,
         payload_id=payload_id,
     )
+    values = {k: v for k, v in asdict(record).items() if k != "seq"}
+    res = conn.execute(insert(messages).values(**values))
+    key = res.inserted_primary_key
+    assert key is not None
+    record = replace(record, seq=int(key[0]))
     return SendOutcome(record, created=True)
 
 

@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from relaybox import __version__
+from relaybox.cli import client_cmds
 from relaybox.cli._store import run_with_store, settings_from
 from relaybox.wire.headers import is_route
 
@@ -168,12 +169,7 @@ def _fail(message: str) -> None:
     sys.exit(1)
 
 
-try:  # TEMP until the client commands land
-    from relaybox.cli import client_cmds
-
-    client_cmds.register(cli)
-except ImportError:
-    pass
+client_cmds.register(cli)
 
 
 def main() -> None:

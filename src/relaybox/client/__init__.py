@@ -1,0 +1,38 @@
+"""The relaybox SDK: signed calls to the route API over httpx.
+
+It imports only httpx and relaybox's pure wire/auth/errors modules, never server packages.
+
+Example::
+
+    from relaybox.client import ApiError, Client
+
+    with Client("http://127.0.0.1:8080", "abcd@abcdef01", "s3cret") as rb:
+        try:
+            link = rb.send("report.pdf", to="ef01@1234abcd")
+        except ApiError as exc:
+            print(exc.code, exc.message, exc.request_id)
+"""
+
+from __future__ import annotations
+
+from relaybox.client._async import AsyncClient
+from relaybox.client._client import Client
+from relaybox.client._core import Dest, Progress, RouteAuth, SendData
+from relaybox.client._models import ChecksumMismatch, Message, MessageInfo, decode_file_name, parse_message
+from relaybox.errors import ApiError, RelayboxError
+
+__all__ = [
+    "ApiError",
+    "AsyncClient",
+    "ChecksumMismatch",
+    "Client",
+    "Dest",
+    "Message",
+    "MessageInfo",
+    "Progress",
+    "RelayboxError",
+    "RouteAuth",
+    "SendData",
+    "decode_file_name",
+    "parse_message",
+]

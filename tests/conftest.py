@@ -2,11 +2,14 @@
 
 ``server`` is a fresh server per test (its own data dir); ``shared_server`` is one server per
 session for tests that only need their own routes (``new_route()`` makes a unique one).
+Both, and ``server_factory``, run every test once per backend: the embedded SQLite store and
+PostgreSQL (a database of its own on the machine's server, created and dropped here).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import os
 import secrets
@@ -63,14 +66,51 @@ def run_async(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
     return result[0]
 
 
+PG_ADMIN_URL = os.environ.get("RELAYBOX_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+BACKENDS = ["sqlite", "postgresql"]
+
+
+def _pg_admin(sql: str) -> None:
+    import asyncpg
+
+    async def run() -> None:
+        conn = await asyncpg.connect(PG_ADMIN_URL, timeout=10)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    run_async(run)
+
+
+class PgDatabase:
+    """A throw-away database on the test PostgreSQL server."""
+
+    def __init__(self) -> None:
+        self.name = f"relaybox_t_{secrets.token_hex(6)}"
+        base = PG_ADMIN_URL.rsplit("/", 1)[0]
+        self.url = f"{base}/{self.name}"
+
+    def __enter__(self) -> PgDatabase:
+        _pg_admin(f'CREATE DATABASE "{self.name}"')
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        _pg_admin(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+
+
 class ServerProcess:
     """``python -m relaybox serve`` in a subprocess; restartable on the same port and data dir."""
 
-    def __init__(self, data_dir: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(self, data_dir: Path, env: dict[str, str] | None = None, database_url: str | None = None) -> None:
         self.data_dir = data_dir
+        self.database_url = database_url
+        self.backend = "postgresql" if database_url else "sqlite"
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.env = env or {}
+        if database_url:
+            self.env["RELAYBOX_DATABASE_URL"] = database_url
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = data_dir.parent / f"server-{self.port}.log"
 
@@ -122,11 +162,10 @@ class ServerProcess:
 
     # -- routes, straight into the store (the CLI commands are tested on their own) ----------
     def _store_call(self, fn: Callable[[Any], Coroutine[Any, Any, T]]) -> T:
-        from relaybox.config import Settings
         from relaybox.store import make_store
 
         async def work() -> T:
-            store = make_store(Settings(data_dir=self.data_dir))
+            store = make_store(self.settings())
             await store.open()
             try:
                 return await fn(store)
@@ -134,6 +173,42 @@ class ServerProcess:
                 await store.close()
 
         return run_async(work)
+
+    def settings(self) -> Any:
+        from relaybox.config import Settings
+
+        return Settings(data_dir=self.data_dir, database_url=self.database_url)
+
+    def store_args(self) -> list[str]:
+        """CLI flags that point a command at this server's store."""
+        return ["--db", self.database_url] if self.database_url else ["--data-dir", str(self.data_dir)]
+
+    def payload_count(self) -> int:
+        """Payloads the store holds (rows, and for SQLite also the files on disk, which must agree)."""
+        from sqlalchemy import func, select
+
+        from relaybox.store.schema import payloads
+
+        rows = int(self._store_call(lambda store: store._scalars(select(func.count()).select_from(payloads)))[0])
+        if self.backend == "sqlite":
+            files = [p for p in (self.data_dir / "payloads").rglob("*") if p.is_file()]
+            assert len(files) == rows, (files, rows)
+        return rows
+
+    def leftovers(self) -> int:
+        """Bytes of unfinished uploads: temp files (SQLite) or chunks no payload row owns."""
+        if self.backend == "sqlite":
+            return len(list((self.data_dir / "tmp").iterdir()))
+        from sqlalchemy import exists, func, select
+
+        from relaybox.store.schema import payload_chunks, payloads
+
+        query = (
+            select(func.count())
+            .select_from(payload_chunks)
+            .where(~exists().where(payloads.c.id == payload_chunks.c.payload_id))
+        )
+        return int(self._store_call(lambda store: store._scalars(query))[0])
 
     def add_route(self, route: str, secret: str | None = None) -> str:
         value = secret or secrets.token_hex(24)
@@ -157,41 +232,59 @@ class ServerProcess:
         return self._store_call(sweep)
 
 
-def _make_server(tmp: Path, env: dict[str, str] | None = None) -> Iterator[ServerProcess]:
-    data = tmp / "data"
-    srv = ServerProcess(data, env)
-    srv.start()
-    try:
-        yield srv
-    finally:
-        srv.stop()
+@contextlib.contextmanager
+def _database(backend: str) -> Iterator[str | None]:
+    if backend == "sqlite":
+        yield None
+        return
+    with PgDatabase() as db:
+        yield db.url
+
+
+def _make_server(tmp: Path, backend: str, env: dict[str, str] | None = None) -> Iterator[ServerProcess]:
+    with _database(backend) as url:
+        srv = ServerProcess(tmp / "data", env, url)
+        srv.start()
+        try:
+            yield srv
+        finally:
+            srv.stop()
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[ServerProcess]:
-    yield from _make_server(tmp_path)
+def server(tmp_path: Path, backend: str) -> Iterator[ServerProcess]:
+    yield from _make_server(tmp_path, backend)
 
 
 @pytest.fixture
-def server_factory(tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
+def server_factory(tmp_path: Path, backend: str) -> Iterator[Callable[..., ServerProcess]]:
     """Start servers with extra RELAYBOX_* settings: ``server_factory(MAX_MESSAGE_BYTES="1000")``."""
     started: list[ServerProcess] = []
+    with contextlib.ExitStack() as stack:
 
-    def make(**settings: str) -> ServerProcess:
-        env = {f"RELAYBOX_{k}": str(v) for k, v in settings.items()}
-        srv = ServerProcess(tmp_path / f"data{len(started)}", env)
-        started.append(srv)
-        srv.start()
-        return srv
+        def make(**settings: str) -> ServerProcess:
+            env = {f"RELAYBOX_{k}": str(v) for k, v in settings.items()}
+            url = stack.enter_context(_database(backend))
+            srv = ServerProcess(tmp_path / f"data{len(started)}", env, url)
+            started.append(srv)
+            srv.start()
+            return srv
 
-    yield make
-    for srv in started:
-        srv.stop()
+        try:
+            yield make
+        finally:
+            for srv in started:
+                srv.stop()
 
 
-@pytest.fixture(scope="session")
-def shared_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    yield from _make_server(tmp_path_factory.mktemp("shared"))
+@pytest.fixture(scope="session", params=BACKENDS)
+def shared_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    yield from _make_server(tmp_path_factory.mktemp("shared"), str(request.param))
 
 
 class Signer:

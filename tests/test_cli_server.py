@@ -59,19 +59,19 @@ def test_route_commands_refuse_bad_input(tmp_path: Path) -> None:
 
 
 def test_route_changes_reach_a_running_server(server) -> None:  # type: ignore[no-untyped-def]
-    d = str(server.data_dir)
-    secret = re.search(r"secret: (\S+)", relaybox("route", "add", "live@cli", "--data-dir", d).stdout)
+    where = server.store_args()
+    secret = re.search(r"secret: (\S+)", relaybox("route", "add", "live@cli", *where).stdout)
     assert secret
     signer = Signer("live@cli", secret.group(1))
     assert httpx.get(f"{server.url}/1/list-messages", headers=signer.receive()).status_code == 200
-    rotated = re.search(r"secret: (\S+)", relaybox("route", "rotate-secret", "live@cli", "--data-dir", d).stdout)
+    rotated = re.search(r"secret: (\S+)", relaybox("route", "rotate-secret", "live@cli", *where).stdout)
     assert rotated
     assert httpx.get(f"{server.url}/1/list-messages", headers=signer.receive()).status_code == 401
     assert (
         httpx.get(f"{server.url}/1/list-messages", headers=Signer("live@cli", rotated.group(1)).receive()).status_code
         == 200
     )
-    relaybox("route", "remove", "live@cli", "--data-dir", d)
+    relaybox("route", "remove", "live@cli", *where)
     assert (
         httpx.get(f"{server.url}/1/list-messages", headers=Signer("live@cli", rotated.group(1)).receive()).status_code
         == 401

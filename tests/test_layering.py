@@ -16,7 +16,7 @@ ALLOWED: dict[str, set[str]] = {
     "wire": {"errors", "wire"},
     "auth": {"errors", "wire", "auth"},
     "store": {"errors", "wire", "auth", "config", "store"},
-    "notify": {"errors", "notify"},
+    "notify": {"errors", "config", "notify"},
     "exchange": {"errors", "wire", "auth", "config", "store", "notify", "exchange"},
     "api": {"errors", "wire", "auth", "config", "store", "notify", "exchange", "api"},
     "client": {"errors", "wire", "auth", "client"},

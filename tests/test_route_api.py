@@ -414,9 +414,8 @@ def test_too_large_is_413_and_nothing_is_stored(server_factory) -> None:  # type
         r = send(http, a, b.route, os.urandom(3_000_000))  # refused from Content-Length
         assert_error(r, 413, 203)
         assert len(http.get("/1/list-messages", headers=b.receive()).json()) == 1
-    assert len(list((srv.data_dir / "payloads").rglob("*.*"))) == 0  # no temp leftovers
-    assert list((srv.data_dir / "tmp").iterdir()) == []
-    assert sum(1 for p in (srv.data_dir / "payloads").rglob("*") if p.is_file()) == 1
+    assert srv.leftovers() == 0  # no half-written upload left behind
+    assert srv.payload_count() == 1
 
 
 @pytest.mark.parametrize("seconds", ["0", "-5", "2592001"])
@@ -479,9 +478,11 @@ def test_expired_message_is_410_and_purged(server_factory) -> None:  # type: ign
         nxt = http.get(f"/1/get-next-message/{link}", headers=b.receive())
         assert nxt.headers["message-link"] == keep
         assert http.get("/1/get-next-message/0", headers=b.receive()).headers["message-link"] == keep
-        # The sweeper removed its payload file.
-        files = [p for p in (srv.data_dir / "payloads").rglob("*") if p.is_file()]
-        assert len(files) == 1
+        # The sweeper removed its payload.
+        deadline = time.monotonic() + 10
+        while srv.payload_count() != 1 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert srv.payload_count() == 1
 
 
 def test_no_newer_message_is_303(http: httpx.Client, pair: tuple[Signer, Signer]) -> None:
@@ -505,6 +506,8 @@ def test_unknown_paths_and_methods(http: httpx.Client) -> None:
 
 
 def test_storage_unavailable_is_503_and_recovers(server: ServerProcess) -> None:
+    if server.backend != "sqlite":
+        pytest.skip("a disk fault of the payload directory; PostgreSQL outages: tests/test_scale_out.py")
     a = Signer("a@disk", server.add_route("a@disk"))
     b = Signer("b@disk", server.add_route("b@disk"))
     with httpx.Client(base_url=server.url, timeout=30) as http:

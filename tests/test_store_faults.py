@@ -29,10 +29,10 @@ def test_client_vanishing_mid_upload_leaves_nothing(server: ServerProcess) -> No
         s.sendall(request + body[: len(body) // 2])
         time.sleep(0.5)  # the server is now writing the temp file
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and any((server.data_dir / "tmp").iterdir()):
+    while time.monotonic() < deadline and server.leftovers():
         time.sleep(0.1)
-    assert list((server.data_dir / "tmp").iterdir()) == []
-    assert not [p for p in (server.data_dir / "payloads").rglob("*") if p.is_file()]
+    assert server.leftovers() == 0
+    assert server.payload_count() == 0
     assert httpx.get(f"{server.url}/1/list-messages", headers=b.receive()).json() == []
 
 
@@ -70,21 +70,31 @@ def test_sweep_removes_orphans_tombstones_and_old_keys(server: ServerProcess) ->
         ).headers["message-link"]
         kept = http.post("/1/send-message", headers=a.send(b.route, b"stays"), files={"data": ("f", b"stays")})
         assert kept.status_code == 200
-    # A crash between rename and commit, and one in the middle of an upload, leave these:
+    # A crash between storing the bytes and the commit, or in the middle of an upload, leaves these:
     old = time.time() - 7200
-    orphan = server.data_dir / "payloads" / "ff" / ("ff" + "0" * 30)
-    orphan.parent.mkdir(exist_ok=True)
-    orphan.write_bytes(b"orphan")
-    os.utime(orphan, (old, old))
-    leftover = server.data_dir / "tmp" / "dead.part"
-    leftover.write_bytes(b"half")
-    os.utime(leftover, (old, old))
+    if server.backend == "sqlite":
+        orphan = server.data_dir / "payloads" / "ff" / ("ff" + "0" * 30)
+        orphan.parent.mkdir(exist_ok=True)
+        orphan.write_bytes(b"orphan")
+        os.utime(orphan, (old, old))
+        leftover = server.data_dir / "tmp" / "dead.part"
+        leftover.write_bytes(b"half")
+        os.utime(leftover, (old, old))
+        expected_orphans = 2
+    else:
+        from sqlalchemy import insert
+
+        from relaybox.store.schema import payload_chunks
+
+        for pid in ("a" * 32, "b" * 32):
+            row = insert(payload_chunks).values(payload_id=pid, seq=0, data=b"half", created_at=old)
+            server._store_call(lambda store, row=row: store._exec(row))
+        expected_orphans = 2
     time.sleep(1.2)
     report = server.sweep()  # tombstone_ttl 0: the expired message is dropped entirely
-    assert report.purged >= 1 and report.payloads_deleted >= 1 and report.orphan_files == 2
-    assert not orphan.exists() and not leftover.exists()
-    files = [p for p in (server.data_dir / "payloads").rglob("*") if p.is_file()]
-    assert len(files) == 1
+    assert report.purged >= 1 and report.payloads_deleted >= 1 and report.orphan_files == expected_orphans
+    assert server.leftovers() == 0
+    assert server.payload_count() == 1
     with httpx.Client(base_url=server.url, timeout=30) as http:
         # Past the tombstone time the link is unknown.
         r = http.get(f"/1/get-message/{link}", headers=b.receive())

@@ -28,6 +28,10 @@ DEFAULT_SWEEP_INTERVAL = 10.0
 # How long an expired message stays as a tombstone (no payload) so that it still works as a
 # get-next/wait-next cursor and answers 410 instead of 404.
 DEFAULT_TOMBSTONE_TTL = 7 * 24 * 3600
+# PostgreSQL connections per node (pool + overflow): ten nodes at their peak stay within
+# PostgreSQL's default max_connections of 100.
+DEFAULT_DB_POOL_SIZE = 5
+DEFAULT_DB_POOL_OVERFLOW = 5
 
 
 class Settings(BaseSettings):
@@ -48,6 +52,8 @@ class Settings(BaseSettings):
     rate_burst: int = Field(DEFAULT_RATE_BURST, ge=1)
     sweep_interval: float = Field(DEFAULT_SWEEP_INTERVAL, gt=0)
     tombstone_ttl: int = Field(DEFAULT_TOMBSTONE_TTL, ge=0)
+    db_pool_size: int = Field(DEFAULT_DB_POOL_SIZE, ge=1)
+    db_pool_overflow: int = Field(DEFAULT_DB_POOL_OVERFLOW, ge=0)
     log_level: str = "info"
 
     @property

@@ -18,7 +18,7 @@ from relaybox.config import Settings
 from relaybox.errors import RelayboxError
 from relaybox.exchange.expiry import Sweeper
 from relaybox.exchange.service import Exchange
-from relaybox.notify.hub import LocalHub
+from relaybox.notify import make_hub
 from relaybox.store import Store, make_store
 
 log = logging.getLogger("relaybox")
@@ -26,12 +26,14 @@ log = logging.getLogger("relaybox")
 
 def create_app(settings: Settings, store: Store | None = None) -> Starlette:
     store = store or make_store(settings)
-    exchange = Exchange(store, LocalHub(), settings)
+    hub = make_hub(settings)
+    exchange = Exchange(store, hub, settings)
     sweeper = Sweeper(store, interval=settings.sweep_interval, tombstone_ttl=settings.tombstone_ttl)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await store.open()
+        await hub.start()
         task = asyncio.create_task(sweeper.run_forever(), name="relaybox-sweeper")
         try:
             yield
@@ -39,6 +41,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+            await hub.stop()
             await store.close()
 
     handlers = [

@@ -69,14 +69,14 @@ async def get_message(request: Request) -> Response:
     route = await ex.auth.authenticate(request.headers)
     index = h.parse_index(request.query_params.get("index"))
     record = await ex.get(route, request.path_params["link"])
-    return _message_response(ex, record, index)
+    return await _message_response(ex, record, index)
 
 
 async def get_next_message(request: Request) -> Response:
     ex = _exchange(request)
     route = await ex.auth.authenticate(request.headers)
     record = await ex.get_next(route, request.path_params["link"])
-    return _message_response(ex, record)
+    return await _message_response(ex, record)
 
 
 async def wait_next_message(request: Request) -> Response:
@@ -88,7 +88,7 @@ async def wait_next_message(request: Request) -> Response:
     waited = await _until_disconnect(request, ex.wait_next(route, request.path_params["link"], timeout))
     if waited is None or waited[0] is None:
         return Response(status_code=204)
-    return _message_response(ex, waited[0])
+    return await _message_response(ex, waited[0])
 
 
 async def ping(request: Request) -> Response:
@@ -99,10 +99,10 @@ async def ping(request: Request) -> Response:
     return PlainTextResponse("ok")
 
 
-def _message_response(ex: Exchange, m: MessageRecord, index: int = 0) -> Response:
+async def _message_response(ex: Exchange, m: MessageRecord, index: int = 0) -> Response:
     if index != 0:
         raise RelayboxError(ErrorCode.MESSAGE_NOT_FOUND, "No attachment with that index")
-    payload = ex.open_payload(m)
+    payload = await ex.open_payload(m)
     headers = {
         "Content-Length": str(m.size),
         "Content-Disposition": content_disposition(m.file_name),

@@ -114,14 +114,15 @@ class Exchange:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return None
-                await sub.wait(remaining)
+                poll = self.hub.poll_interval
+                await sub.wait(remaining if poll is None else min(remaining, poll))
 
-    def open_payload(self, record: MessageRecord) -> Payload:
+    async def open_payload(self, record: MessageRecord) -> Payload:
         """Open the message's bytes; a purge that won the race reads as expired (410)."""
         if record.payload_id is None:
             raise RelayboxError(ErrorCode.MESSAGE_EXPIRED)
         try:
-            return self.store.open_payload(record.payload_id)
+            return await self.store.open_payload(record.payload_id)
         except FileNotFoundError:
             raise RelayboxError(ErrorCode.MESSAGE_EXPIRED) from None
 

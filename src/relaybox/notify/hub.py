@@ -38,7 +38,18 @@ class Hub(Protocol):
 
     def notify(self, key: str) -> None: ...
 
+    def notify_all(self) -> None: ...
+
     def waiter_count(self) -> int: ...
+
+    @property
+    def poll_interval(self) -> float | None:
+        """None while wake-ups are reliable; otherwise how often waiters should re-check."""
+        ...
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
 
 
 class LocalHub:
@@ -64,5 +75,20 @@ class LocalHub:
         for sub in self._waiters.get(key, ()):
             sub.wake()
 
+    def notify_all(self) -> None:
+        for subs in self._waiters.values():
+            for sub in subs:
+                sub.wake()
+
     def waiter_count(self) -> int:
         return sum(len(s) for s in self._waiters.values())
+
+    @property
+    def poll_interval(self) -> float | None:
+        return None  # in-process wake-ups cannot be missed
+
+    async def start(self) -> None:
+        pass
+
+    async def stop(self) -> None:
+        pass

@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from relaybox.config import Settings
 from relaybox.store.base import (
     BlobWriter,
@@ -18,13 +20,30 @@ from relaybox.store.base import (
 )
 from relaybox.store.sql import SqlStore, random_secret
 
+SUPPORTED = ("sqlite:///", "postgresql://", "postgres://")
+
 
 def make_store(settings: Settings) -> Store:
     """A store for ``settings`` (not yet opened: call ``await store.open()``)."""
-    url = settings.store_url
-    if not url.startswith("sqlite"):
-        raise SystemExit(f"unsupported database URL {url.split(':', 1)[0]!r}: this version supports SQLite")
-    return SqlStore(url, settings.data_dir)
+    return store_for_url(settings.store_url, settings)
+
+
+def store_for_url(url: str, settings: Settings) -> Store:
+    if url.startswith("sqlite:///"):
+        from relaybox.store.sqlite import SqliteStore
+
+        data_dir = settings.data_dir if url == settings.store_url else _sqlite_dir(url)
+        return SqliteStore(url, data_dir)
+    if url.startswith(("postgresql://", "postgres://")):
+        from relaybox.store.postgres import PostgresStore
+
+        return PostgresStore(url, pool_size=settings.db_pool_size, max_overflow=settings.db_pool_overflow)
+    raise ValueError(f"unsupported database URL (use {', '.join(SUPPORTED)}...)")
+
+
+def _sqlite_dir(url: str) -> Path:
+    """Payload files live beside the database file."""
+    return Path(url.removeprefix("sqlite:///")).parent
 
 
 __all__ = [
@@ -38,5 +57,6 @@ __all__ = [
     "Store",
     "SweepReport",
     "make_store",
+    "store_for_url",
     "random_secret",
 ]

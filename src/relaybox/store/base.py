@@ -140,7 +140,7 @@ class Store(Protocol):
 
     async def next_message(self, recipient: str, after_seq: int, now: float) -> MessageRecord | None: ...
 
-    def open_payload(self, payload_id: str) -> Payload:
+    async def open_payload(self, payload_id: str) -> Payload:
         """Open a payload for streaming; ``FileNotFoundError`` when it was purged meanwhile."""
         ...
 

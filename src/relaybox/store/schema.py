@@ -11,6 +11,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -63,6 +64,18 @@ Index("ix_messages_recipient_seq", messages.c.recipient, messages.c.seq)
 Index("ix_messages_expires_at", messages.c.expires_at)
 Index("ix_messages_payload_id", messages.c.payload_id)
 Index("ux_messages_sender_message_id", messages.c.sender, messages.c.message_id, messages.c.recipient, unique=True)
+
+# Payload bytes kept in the database (PostgreSQL backend: no shared disk needed). A payload is
+# written chunk by chunk before its message commits; chunks whose payload row never committed
+# are crash leftovers that the sweeper removes after a grace time.
+payload_chunks = Table(
+    "payload_chunks",
+    metadata,
+    Column("payload_id", String(64), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("data", LargeBinary, nullable=False),
+    Column("created_at", Double, nullable=False),
+)
 
 # Used request keys (lowercase hex). Kept until the timestamp that made them valid can no
 # longer pass the window check, then pruned by the sweeper.

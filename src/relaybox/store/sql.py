@@ -1,4 +1,9 @@
-"""SqlStore: the queries every SQL backend shares (SQLAlchemy Core, async)."""
+"""SqlStore: the queries every SQL backend shares (SQLAlchemy Core).
+
+Every query is a plain function of a synchronous SQLAlchemy ``Connection``; a backend only says
+how such a function runs (``_q``): inline on SQLite, through ``run_sync`` on an asyncpg
+connection for PostgreSQL. So both backends run literally the same SQL.
+"""
 
 from __future__ import annotations
 
@@ -8,30 +13,28 @@ import secrets
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, replace
-from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, Row, create_engine, delete, event, exists, insert, select, text, update
+from sqlalchemy import Connection, Row, delete, exists, insert, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
-from sqlalchemy.pool import SingletonThreadPool
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.sql import Executable
 
 from relaybox.errors import ErrorCode, RelayboxError, StoreUnavailable
 from relaybox.store.base import BlobWriter, MessageRecord, NewMessage, Payload, RouteRecord, SendOutcome, SweepReport
-from relaybox.store.blobs import FileBlobs
 from relaybox.store.schema import messages, payloads, request_keys, routes
 from relaybox.wire.ids import new_link
 
 T = TypeVar("T")
-_BATCH = 1000
-# Upload temp files and unreferenced payload files younger than this are left alone: they may
+BATCH = 1000
+# Upload leftovers and unreferenced payload data younger than this are left alone: they may
 # belong to a request still in flight.
-_ORPHAN_GRACE = 3600.0
+ORPHAN_GRACE = 3600.0
 _ORPHAN_SCAN_EVERY = 3600.0
 
 
 @contextlib.contextmanager
-def _guard() -> Iterator[None]:
+def guard() -> Iterator[None]:
     """Turn driver and disk failures into 503 code 503; integrity errors pass through."""
     try:
         yield
@@ -39,8 +42,10 @@ def _guard() -> Iterator[None]:
         raise
     except (OperationalError, DBAPIError) as exc:
         raise StoreUnavailable(f"database unavailable: {type(exc.orig).__name__ if exc.orig else exc}") from None
+    except (PoolTimeout, TimeoutError, ConnectionError) as exc:
+        raise StoreUnavailable(f"database unavailable: {type(exc).__name__}") from None
     except OSError as exc:
-        raise StoreUnavailable(f"storage unavailable: {exc.strerror}") from None
+        raise StoreUnavailable(f"storage unavailable: {exc.strerror or type(exc).__name__}") from None
 
 
 def _message(row: Row[Any]) -> MessageRecord:
@@ -68,81 +73,66 @@ def _route(row: Row[Any]) -> RouteRecord:
 
 
 class SqlStore:
-    """A ``Store`` on SQLAlchemy with payload files in ``data_dir``.
+    """The shared half of every SQL ``Store``; subclasses provide the engine, ``_q`` and payloads."""
 
-    Queries are plain functions of a SQLAlchemy ``Connection``. On SQLite they run inline on
-    the event loop: a query takes tens of microseconds from the page cache and a commit one
-    fsync, far less than handing each one to a worker thread and back (aiosqlite measured about
-    ten times slower here). Running inline also makes every transaction atomic with respect to
-    the other requests of this process, so SQLite's single writer is never contended from inside.
-    """
-
-    def __init__(self, url: str, data_dir: Path) -> None:
-        if not url.startswith("sqlite"):
-            raise ValueError("SqlStore runs on SQLite; PostgreSQL arrives with its own engine setup")
-        self.url = url
-        self.blobs = FileBlobs(data_dir)
-        self.engine: Engine | None = None
+    def __init__(self) -> None:
         self._last_orphan_scan = 0.0
 
-    # -- lifecycle -------------------------------------------------------------------------
-    async def open(self) -> None:
-        self.blobs.prepare()
-        with _guard():
-            # One connection is all an inline store can use at a time.
-            engine = create_engine(self.url, poolclass=SingletonThreadPool)
-            event.listen(engine, "connect", _sqlite_pragmas)
-            self.engine = engine
-            with engine.begin() as conn:
-                _migrate(conn)
+    # -- what a backend provides -----------------------------------------------------------
+    async def _q(self, fn: Callable[[Connection], T], *, write: bool) -> T:
+        raise NotImplementedError
 
-    async def close(self) -> None:
-        if self.engine is not None:
-            self.engine.dispose()
-            self.engine = None
+    def new_blob(self) -> BlobWriter:
+        raise NotImplementedError
+
+    async def open_payload(self, payload_id: str) -> Payload:
+        raise NotImplementedError
+
+    async def _delete_payloads(self, ids: list[str]) -> None:
+        """Delete payload rows and their bytes (only ever called for unreferenced payloads)."""
+        raise NotImplementedError
+
+    async def _clean_orphans(self, now: float) -> int:
+        """Payload bytes that no committed payload row owns (crash leftovers)."""
+        raise NotImplementedError
+
+    def _after_insert(self, conn: Connection, recipient: str) -> None:
+        """Hook inside the send transaction (PostgreSQL queues its cross-node NOTIFY here)."""
+
+    # -- small helpers -----------------------------------------------------------------------
+    async def _exec(self, statement: Executable) -> int:
+        """Run one write statement in its own transaction; the number of rows it touched."""
+        return await self._q(lambda c: int(c.execute(statement).rowcount), write=True)
+
+    async def _all(self, query: Executable) -> Sequence[Row[Any]]:
+        return await self._q(lambda c: c.execute(query).all(), write=False)
+
+    async def _first(self, query: Executable) -> Row[Any] | None:
+        return await self._q(lambda c: c.execute(query).first(), write=False)
+
+    async def _scalars(self, query: Executable) -> list[Any]:
+        return await self._q(lambda c: list(c.execute(query).scalars().all()), write=False)
 
     async def ping(self) -> None:
-        self.blobs.check()
-        self._run(lambda conn: conn.execute(text("SELECT 1")), write=False)
-
-    def _run(self, fn: Callable[[Connection], T], *, write: bool) -> T:
-        if self.engine is None:
-            raise StoreUnavailable("store is not open")
-        with _guard():
-            with self.engine.begin() if write else self.engine.connect() as conn:
-                return fn(conn)
-
-    def _exec(self, statement: Executable) -> int:
-        """Run one write statement in its own transaction; the number of rows it touched."""
-        return self._run(lambda c: int(c.execute(statement).rowcount), write=True)
-
-    def _all(self, query: Executable) -> Sequence[Row[Any]]:
-        return self._run(lambda c: c.execute(query).all(), write=False)
-
-    def _first(self, query: Executable) -> Row[Any] | None:
-        return self._run(lambda c: c.execute(query).first(), write=False)
-
-    def _scalars(self, query: Executable) -> list[Any]:
-        return self._run(lambda c: list(c.execute(query).scalars().all()), write=False)
+        await self._q(lambda conn: conn.execute(text("SELECT 1")), write=False)
 
     # -- routes ----------------------------------------------------------------------------
     async def add_route(self, route: str, secret: str, now: float) -> bool:
         try:
-            self._exec(insert(routes).values(route=route, secret=secret, enabled=True, created_at=now))
+            await self._exec(insert(routes).values(route=route, secret=secret, enabled=True, created_at=now))
         except IntegrityError:
             return False
         return True
 
     async def get_route(self, route: str) -> RouteRecord | None:
-        row = self._first(select(routes).where(routes.c.route == route))
+        row = await self._first(select(routes).where(routes.c.route == route))
         return _route(row) if row else None
 
     async def list_routes(self) -> list[RouteRecord]:
-        rows = self._all(select(routes).order_by(routes.c.route))
-        return [_route(r) for r in rows]
+        return [_route(r) for r in await self._all(select(routes).order_by(routes.c.route))]
 
     async def set_secret(self, route: str, secret: str) -> bool:
-        return self._exec(update(routes).where(routes.c.route == route).values(secret=secret)) > 0
+        return await self._exec(update(routes).where(routes.c.route == route).values(secret=secret)) > 0
 
     async def remove_route(self, route: str) -> bool:
         now = time.time()
@@ -157,20 +147,17 @@ class SqlStore:
             )
             return int(res.rowcount)
 
-        return self._run(remove, write=True) > 0
+        return await self._q(remove, write=True) > 0
 
     # -- replay cache ----------------------------------------------------------------------
     async def use_request_key(self, key: str, expires_at: float) -> bool:
         try:
-            self._exec(insert(request_keys).values(key=key, expires_at=expires_at))
+            await self._exec(insert(request_keys).values(key=key, expires_at=expires_at))
         except IntegrityError:
             return False
         return True
 
     # -- messages --------------------------------------------------------------------------
-    def new_blob(self) -> BlobWriter:
-        return self.blobs.writer()
-
     async def find_sent(self, sender: str, message_id: str, now: float) -> list[MessageRecord]:
         query = select(messages).where(
             messages.c.sender == sender,
@@ -178,12 +165,17 @@ class SqlStore:
             messages.c.expires_at > now,
             messages.c.payload_id.is_not(None),
         )
-        return [_message(r) for r in self._all(query)]
+        return [_message(r) for r in await self._all(query)]
 
     async def add_message(self, new: NewMessage, blob: BlobWriter) -> SendOutcome:
         try:
             payload_id = await blob.finish()
-            outcome = self._run(lambda c: _add_message(c, new, blob, payload_id), write=True)
+            try:
+                outcome = await self._q(lambda c: self._add_message(c, new, blob, payload_id), write=True)
+            except IntegrityError:
+                # The same sender + message id committed concurrently (another request, or
+                # another node): now that it is visible, answer as an idempotent re-send would.
+                outcome = await self._q(lambda c: self._add_message(c, new, blob, payload_id), write=True)
         except BaseException:
             await blob.discard()
             raise
@@ -191,17 +183,51 @@ class SqlStore:
             await blob.discard()
         return outcome
 
+    def _add_message(self, conn: Connection, new: NewMessage, blob: BlobWriter, payload_id: str) -> SendOutcome:
+        rows = conn.execute(
+            select(messages).where(messages.c.sender == new.sender, messages.c.message_id == new.message_id)
+        ).all()
+        for row in rows:
+            old = _message(row)
+            if old.expired(new.received_at):
+                # An expired send no longer reserves its message id.
+                conn.execute(delete(messages).where(messages.c.seq == old.seq))
+            elif old.recipient == new.recipient and old.md5 == blob.md5:
+                return SendOutcome(old, created=False)
+            else:
+                raise RelayboxError(ErrorCode.MESSAGE_ID_CONFLICT)
+        conn.execute(insert(payloads).values(id=payload_id, size=blob.size, md5=blob.md5, created_at=new.received_at))
+        record = MessageRecord(
+            seq=0,  # given by the database below
+            link=new_link(),
+            recipient=new.recipient,
+            sender=new.sender,
+            message_id=new.message_id,
+            md5=blob.md5,
+            size=blob.size,
+            file_name=new.file_name,
+            pay_for_reply=new.pay_for_reply,
+            priority=new.priority,
+            received_at=new.received_at,
+            expires_at=new.expires_at,
+            payload_id=payload_id,
+        )
+        values = {k: v for k, v in asdict(record).items() if k != "seq"}
+        key = conn.execute(insert(messages).values(**values)).inserted_primary_key
+        assert key is not None
+        self._after_insert(conn, new.recipient)
+        return SendOutcome(replace(record, seq=int(key[0])), created=True)
+
     async def list_messages(self, recipient: str, now: float) -> list[MessageRecord]:
         query = (
             select(messages)
             .where(messages.c.recipient == recipient, messages.c.expires_at > now, messages.c.payload_id.is_not(None))
             .order_by(messages.c.seq)
         )
-        return [_message(r) for r in self._all(query)]
+        return [_message(r) for r in await self._all(query)]
 
     async def get_message(self, recipient: str, link: str) -> MessageRecord | None:
-        query = select(messages).where(messages.c.link == link, messages.c.recipient == recipient)
-        row = self._first(query)
+        row = await self._first(select(messages).where(messages.c.link == link, messages.c.recipient == recipient))
         return _message(row) if row else None
 
     async def next_message(self, recipient: str, after_seq: int, now: float) -> MessageRecord | None:
@@ -216,35 +242,29 @@ class SqlStore:
             .order_by(messages.c.seq)
             .limit(1)
         )
-        row = self._first(query)
+        row = await self._first(query)
         return _message(row) if row else None
-
-    def open_payload(self, payload_id: str) -> Payload:
-        return self.blobs.open(payload_id)
 
     # -- housekeeping ----------------------------------------------------------------------
     async def sweep(self, now: float, tombstone_ttl: float) -> SweepReport:
+        """Safe to run on every node at once: each batch claims its rows with SKIP LOCKED (a
+        no-op on SQLite, where the one writer already serializes sweeps)."""
         purged = deleted = 0
-        # Batches keep each transaction (and each pause of the event loop) short.
+        # Batches keep each transaction (and, on SQLite, each pause of the event loop) short.
         while True:
-            n = self._run(lambda c: _purge_batch(c, now), write=True)
+            n = await self._q(lambda c: _purge_batch(c, now), write=True)
             purged += n
-            if n < _BATCH:
+            if n < BATCH:
                 break
             await asyncio.sleep(0)
-        dropped, pruned = self._run(lambda c: _drop_old(c, now, tombstone_ttl), write=True)
+        dropped, pruned = await self._q(lambda c: _drop_old(c, now, tombstone_ttl), write=True)
         while True:
-            ids = self._run(_unreferenced_payloads, write=False)
+            ids = await self._q(_unreferenced_payloads, write=False)
             if not ids:
                 break
-            # File first, then row: a crash in between leaves a row without file that no
-            # message points at, which the next sweep removes.
-            with _guard():
-                for pid in ids:
-                    self.blobs.delete(pid)
-            self._exec(delete(payloads).where(payloads.c.id.in_(ids)))
+            await self._delete_payloads(ids)
             deleted += len(ids)
-            if len(ids) < _BATCH:
+            if len(ids) < BATCH:
                 break
             await asyncio.sleep(0)
         orphans = 0
@@ -253,63 +273,17 @@ class SqlStore:
             self._last_orphan_scan = now
         return SweepReport(purged, dropped, deleted, pruned, orphans)
 
-    async def _clean_orphans(self, now: float) -> int:
-        """Files left by a crash between the payload rename and the database commit."""
-        with _guard():
-            removed = self.blobs.clean_tmp(now - _ORPHAN_GRACE)
-            candidates = [pid for pid, mtime in self.blobs.stored_ids() if mtime < now - _ORPHAN_GRACE]
-        for i in range(0, len(candidates), _BATCH):
-            batch = candidates[i : i + _BATCH]
-            known = set(self._scalars(select(payloads.c.id).where(payloads.c.id.in_(batch))))
-            with _guard():
-                for pid in batch:
-                    if pid not in known:
-                        self.blobs.delete(pid)
-                        removed += 1
-        return removed
-
-
-def _add_message(conn: Connection, new: NewMessage, blob: BlobWriter, payload_id: str) -> SendOutcome:
-    rows = conn.execute(
-        select(messages).where(messages.c.sender == new.sender, messages.c.message_id == new.message_id)
-    ).all()
-    for row in rows:
-        old = _message(row)
-        if old.expired(new.received_at):
-            # An expired send no longer reserves its message id.
-            conn.execute(delete(messages).where(messages.c.seq == old.seq))
-        elif old.recipient == new.recipient and old.md5 == blob.md5:
-            return SendOutcome(old, created=False)
-        else:
-            raise RelayboxError(ErrorCode.MESSAGE_ID_CONFLICT)
-    conn.execute(insert(payloads).values(id=payload_id, size=blob.size, md5=blob.md5, created_at=new.received_at))
-    record = MessageRecord(
-        seq=0,  # given by the database below
-        link=new_link(),
-        recipient=new.recipient,
-        sender=new.sender,
-        message_id=new.message_id,
-        md5=blob.md5,
-        size=blob.size,
-        file_name=new.file_name,
-        pay_for_reply=new.pay_for_reply,
-        priority=new.priority,
-        received_at=new.received_at,
-        expires_at=new.expires_at,
-        payload_id=payload_id,
-    )
-    values = {k: v for k, v in asdict(record).items() if k != "seq"}
-    res = conn.execute(insert(messages).values(**values))
-    key = res.inserted_primary_key
-    assert key is not None
-    record = replace(record, seq=int(key[0]))
-    return SendOutcome(record, created=True)
+    async def known_payloads(self, ids: list[str]) -> set[str]:
+        return set(await self._scalars(select(payloads.c.id).where(payloads.c.id.in_(ids))))
 
 
 def _purge_batch(conn: Connection, now: float) -> int:
     seqs = (
         conn.execute(
-            select(messages.c.seq).where(messages.c.expires_at <= now, messages.c.payload_id.is_not(None)).limit(_BATCH)
+            select(messages.c.seq)
+            .where(messages.c.expires_at <= now, messages.c.payload_id.is_not(None))
+            .limit(BATCH)
+            .with_for_update(skip_locked=True)
         )
         .scalars()
         .all()
@@ -328,24 +302,8 @@ def _drop_old(conn: Connection, now: float, tombstone_ttl: float) -> tuple[int, 
 
 
 def _unreferenced_payloads(conn: Connection) -> list[str]:
-    query = select(payloads.c.id).where(~exists().where(messages.c.payload_id == payloads.c.id)).limit(_BATCH)
+    query = select(payloads.c.id).where(~exists().where(messages.c.payload_id == payloads.c.id)).limit(BATCH)
     return list(conn.execute(query).scalars().all())
-
-
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    # FULL: a 200 means the commit survived power loss, not just a process crash.
-    cur.execute("PRAGMA synchronous=FULL")
-    cur.execute("PRAGMA busy_timeout=10000")
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.close()
-
-
-def _migrate(conn: Connection) -> None:
-    from relaybox.store.migrate import upgrade
-
-    upgrade(conn)
 
 
 def random_secret() -> str:
@@ -353,4 +311,4 @@ def random_secret() -> str:
     return secrets.token_hex(24)
 
 
-__all__: Sequence[str] = ["SqlStore", "random_secret"]
+__all__: Sequence[str] = ["BATCH", "ORPHAN_GRACE", "SqlStore", "guard", "random_secret"]

@@ -1,0 +1,192 @@
+"""The scale-out backend: PostgreSQL through asyncpg, payloads in the database.
+
+Every node is stateless: routes, messages, payload bytes, used request keys all live in the
+database. Payloads are written as 256 KiB chunks before the message commits (bounded memory),
+and read back one chunk per query. The send transaction also queues ``NOTIFY relaybox_messages``
+so waiters on every node wake at commit (``relaybox.notify.pg_listen``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from collections.abc import AsyncIterator, Callable
+from typing import TypeVar
+
+from sqlalchemy import Connection, delete, exists, insert, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from relaybox.errors import StoreUnavailable
+from relaybox.store.base import BlobWriter, Payload
+from relaybox.store.migrate import upgrade
+from relaybox.store.schema import payload_chunks, payloads
+from relaybox.store.sql import BATCH, ORPHAN_GRACE, SqlStore, guard
+
+T = TypeVar("T")
+NOTIFY_CHANNEL = "relaybox_messages"
+CHUNK_SIZE = 256 * 1024
+# Any constant works; it only has to be the same on every node.
+_MIGRATION_LOCK = 0x72656C6179626F78  # "relaybox"
+
+
+def asyncpg_url(url: str) -> str:
+    """``postgresql://...`` as SQLAlchemy's asyncpg URL."""
+    scheme, rest = url.split("://", 1)
+    return "postgresql+asyncpg://" + rest if scheme in ("postgresql", "postgres") else url
+
+
+def libpq_url(url: str) -> str:
+    """The plain ``postgresql://`` form that asyncpg itself accepts."""
+    return "postgresql://" + url.split("://", 1)[1]
+
+
+class PostgresStore(SqlStore):
+    def __init__(self, url: str, *, pool_size: int = 10, max_overflow: int = 10) -> None:
+        super().__init__()
+        self.url = url
+        self.pool_size = pool_size
+        self.max_overflow = max_overflow
+        self.engine: AsyncEngine | None = None
+
+    async def open(self) -> None:
+        engine = create_async_engine(
+            asyncpg_url(self.url),
+            pool_size=self.pool_size,
+            max_overflow=self.max_overflow,
+            pool_timeout=10,
+            # A node outlives database restarts: test pooled connections before use.
+            pool_pre_ping=True,
+            connect_args={"timeout": 10},
+        )
+        try:
+            with guard():
+                async with engine.begin() as conn:
+                    # Nodes starting together migrate one after the other.
+                    await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
+                    await conn.run_sync(upgrade)
+        except BaseException:
+            await engine.dispose()
+            raise
+        self.engine = engine
+
+    async def close(self) -> None:
+        if self.engine is not None:
+            await self.engine.dispose()
+            self.engine = None
+
+    async def _q(self, fn: Callable[[Connection], T], *, write: bool) -> T:
+        if self.engine is None:
+            raise StoreUnavailable("store is not open")
+        with guard():
+            async with self.engine.begin() if write else self.engine.connect() as conn:
+                return await conn.run_sync(fn)
+
+    def _after_insert(self, conn: Connection, recipient: str) -> None:
+        # Delivered by PostgreSQL at commit, to every node's listener; nothing if it rolls back.
+        conn.execute(text("SELECT pg_notify(:channel, :route)"), {"channel": NOTIFY_CHANNEL, "route": recipient})
+
+    def new_blob(self) -> BlobWriter:
+        return DbBlobWriter(self)
+
+    async def open_payload(self, payload_id: str) -> Payload:
+        first = await self._first(
+            select(payload_chunks.c.seq).where(payload_chunks.c.payload_id == payload_id, payload_chunks.c.seq == 0)
+        )
+        if first is None:
+            raise FileNotFoundError(payload_id)
+        return DbPayload(self, payload_id)
+
+    async def _delete_payloads(self, ids: list[str]) -> None:
+        def drop(conn: Connection) -> None:
+            conn.execute(delete(payload_chunks).where(payload_chunks.c.payload_id.in_(ids)))
+            conn.execute(delete(payloads).where(payloads.c.id.in_(ids)))
+
+        await self._q(drop, write=True)
+
+    async def _clean_orphans(self, now: float) -> int:
+        def drop(conn: Connection) -> int:
+            orphan = ~exists().where(payloads.c.id == payload_chunks.c.payload_id)
+            res = conn.execute(delete(payload_chunks).where(orphan, payload_chunks.c.created_at < now - ORPHAN_GRACE))
+            return int(res.rowcount)
+
+        return await self._q(drop, write=True)
+
+
+class DbBlobWriter:
+    """Collects ``CHUNK_SIZE`` bytes, then stores them as one committed chunk row."""
+
+    def __init__(self, store: PostgresStore) -> None:
+        self._store = store
+        self._id = secrets.token_hex(16)
+        self._md5 = hashlib.md5()
+        self._size = 0
+        self._buffer = bytearray()
+        self._next_seq = 0
+        self._done = False
+
+    @property
+    def size(self) -> int:
+        return self._size
+
+    @property
+    def md5(self) -> str:
+        return self._md5.hexdigest()
+
+    async def write(self, chunk: bytes) -> None:
+        self._md5.update(chunk)
+        self._size += len(chunk)
+        self._buffer += chunk
+        while len(self._buffer) >= CHUNK_SIZE:
+            piece = bytes(self._buffer[:CHUNK_SIZE])
+            del self._buffer[:CHUNK_SIZE]
+            await self._store_chunk(piece)
+
+    async def _store_chunk(self, piece: bytes) -> None:
+        seq = self._next_seq
+        self._next_seq += 1
+        await self._store._exec(
+            insert(payload_chunks).values(payload_id=self._id, seq=seq, data=piece, created_at=time.time())
+        )
+
+    async def finish(self) -> str:
+        if not self._done:
+            # Always at least one chunk, so that an empty payload still exists.
+            if self._buffer or self._next_seq == 0:
+                await self._store_chunk(bytes(self._buffer))
+                self._buffer.clear()
+            self._done = True
+        return self._id
+
+    async def discard(self) -> None:
+        self._buffer.clear()
+        if self._next_seq:
+            try:
+                await self._store._exec(delete(payload_chunks).where(payload_chunks.c.payload_id == self._id))
+            except StoreUnavailable:
+                pass  # the sweeper removes chunks that no payload row owns
+
+
+class DbPayload:
+    def __init__(self, store: PostgresStore, payload_id: str) -> None:
+        self._store = store
+        self._id = payload_id
+
+    async def chunks(self, chunk_size: int = CHUNK_SIZE) -> AsyncIterator[bytes]:
+        seq = 0
+        while True:
+            query = select(payload_chunks.c.data).where(
+                payload_chunks.c.payload_id == self._id, payload_chunks.c.seq == seq
+            )
+            row = await self._store._first(query)
+            if row is None:
+                return
+            if row[0]:
+                yield bytes(row[0])
+            seq += 1
+
+    def close(self) -> None:
+        pass
+
+
+__all__ = ["BATCH", "NOTIFY_CHANNEL", "PostgresStore", "asyncpg_url", "libpq_url"]

@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from relaybox.config import Settings
-from relaybox.errors import ErrorCode, RelayboxError
+from relaybox.errors import ErrorCode, RelayboxError, StoreUnavailable
 from relaybox.exchange.authn import Authenticator
 from relaybox.exchange.ratelimit import RateLimiter
 from relaybox.notify.hub import Hub
@@ -107,15 +107,20 @@ class Exchange:
         deadline = time.monotonic() + timeout
         # Subscribe before reading so a commit between the read and the wait still wakes us.
         with self.hub.subscribe(route) as sub:
-            while True:
-                record = await self.store.next_message(route, after, self.clock())
-                if record is not None:
-                    return record
+            record = await self.store.next_message(route, after, self.clock())
+            while record is None:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     return None
                 poll = self.hub.poll_interval
                 await sub.wait(remaining if poll is None else min(remaining, poll))
+                try:
+                    record = await self.store.next_message(route, after, self.clock())
+                except StoreUnavailable:
+                    # A database restart while we hold a long-poll: keep holding it and look
+                    # again at the next wake-up or poll; the client sees nothing of a short outage.
+                    continue
+            return record
 
     async def open_payload(self, record: MessageRecord) -> Payload:
         """Open the message's bytes; a purge that won the race reads as expired (410)."""

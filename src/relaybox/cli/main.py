@@ -159,6 +159,18 @@ def db_upgrade(data_dir: Path | None, database_url: str | None) -> None:
     run_with_store(settings_from(data_dir=data_dir, database_url=database_url), work)
 
 
+@db.command("copy")
+@click.option(
+    "--from", "source_url", required=True, help="Store to copy from, e.g. sqlite:///relaybox-data/relaybox.db"
+)
+@click.option("--to", "target_url", required=True, help="Store to copy into, e.g. postgresql://user@host/relaybox")
+def db_copy(source_url: str, target_url: str) -> None:
+    """Copy routes and unexpired messages (with payloads, MD5-verified) between stores."""
+    from relaybox.cli._copy import run_copy
+
+    run_copy(source_url, target_url)
+
+
 def _check_route(name: str) -> None:
     if not is_route(name):
         raise click.BadParameter(f"{name!r} is not a route: local@domain, each part 1-64 of A-Z a-z 0-9 . _ -")

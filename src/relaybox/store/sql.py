@@ -245,6 +245,41 @@ class SqlStore:
         row = await self._first(query)
         return _message(row) if row else None
 
+    async def messages_after(self, after_seq: int, now: float, limit: int = BATCH) -> list[MessageRecord]:
+        """Every route's unexpired messages in arrival order (for ``relaybox db copy``)."""
+        query = (
+            select(messages)
+            .where(messages.c.seq > after_seq, messages.c.expires_at > now, messages.c.payload_id.is_not(None))
+            .order_by(messages.c.seq)
+            .limit(limit)
+        )
+        return [_message(r) for r in await self._all(query)]
+
+    async def import_message(self, record: MessageRecord, blob: BlobWriter) -> bool:
+        """Store a message copied from another store, keeping its link and dates (clients'
+        cursors stay valid). False, and nothing stored, when that link is already here."""
+
+        def add(conn: Connection) -> bool:
+            if conn.execute(select(messages.c.seq).where(messages.c.link == record.link)).first() is not None:
+                return False
+            conn.execute(
+                insert(payloads).values(id=payload_id, size=blob.size, md5=blob.md5, created_at=record.received_at)
+            )
+            values = {k: v for k, v in asdict(record).items() if k != "seq"}
+            conn.execute(insert(messages).values(**dict(values, payload_id=payload_id)))
+            self._after_insert(conn, record.recipient)
+            return True
+
+        try:
+            payload_id = await blob.finish()
+            added = await self._q(add, write=True)
+        except BaseException:
+            await blob.discard()
+            raise
+        if not added:
+            await blob.discard()
+        return added
+
     # -- housekeeping ----------------------------------------------------------------------
     async def sweep(self, now: float, tombstone_ttl: float) -> SweepReport:
         """Safe to run on every node at once: each batch claims its rows with SKIP LOCKED (a

@@ -83,10 +83,29 @@ def _pg_admin(sql: str) -> None:
     run_async(run)
 
 
+_pg_state: dict[str, bool] = {}
+
+
+def require_postgres() -> None:
+    """Skip PostgreSQL cases on a developer machine without a server; in CI (CI=true) that is
+    a failure instead, so a missing database can never turn the suite green."""
+    if "ok" not in _pg_state:
+        try:
+            _pg_admin("SELECT 1")
+            _pg_state["ok"] = True
+        except Exception:
+            _pg_state["ok"] = False
+    if not _pg_state["ok"]:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is not reachable at {PG_ADMIN_URL} (CI needs it)")
+        pytest.skip(f"no PostgreSQL at {PG_ADMIN_URL}")
+
+
 class PgDatabase:
     """A throw-away database on the test PostgreSQL server."""
 
     def __init__(self) -> None:
+        require_postgres()
         self.name = f"relaybox_t_{secrets.token_hex(6)}"
         base = PG_ADMIN_URL.rsplit("/", 1)[0]
         self.url = f"{base}/{self.name}"

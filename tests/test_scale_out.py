@@ -213,3 +213,23 @@ def test_unreachable_database_at_start_is_a_clear_error(tmp_path: Path) -> None:
     )
     assert proc.returncode == 1
     assert "cannot open the store" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_db_upgrade_migrates_a_fresh_database() -> None:
+    import asyncpg
+
+    with PgDatabase() as db:
+        for _ in range(2):  # the second run finds nothing to do
+            proc = subprocess.run(
+                [sys.executable, "-m", "relaybox", "db", "upgrade", "--db", db.url], capture_output=True, text=True
+            )
+            assert proc.returncode == 0, proc.stderr
+
+        async def version() -> str:
+            conn = await asyncpg.connect(db.url)
+            try:
+                return str(await conn.fetchval("SELECT version_num FROM alembic_version"))
+            finally:
+                await conn.close()
+
+        assert run_async(version) == "0002"

@@ -122,15 +122,13 @@ class FilePayload:
         self._fh.close()
 
 
-class FileBlobWriter:
-    def __init__(self, blobs: FileBlobs) -> None:
-        self._blobs = blobs
+class CountingWriter:
+    """What every ``BlobWriter`` tracks: a random payload id, the size and MD5 of what it got."""
+
+    def __init__(self) -> None:
         self._id = secrets.token_hex(16)
-        self._tmp = blobs.tmp_dir / f"{self._id}.part"
-        self._final: Path | None = None
         self._md5 = hashlib.md5()
         self._size = 0
-        self._fh: BinaryIO | None = None
 
     @property
     def size(self) -> int:
@@ -140,6 +138,19 @@ class FileBlobWriter:
     def md5(self) -> str:
         return self._md5.hexdigest()
 
+    def _count(self, chunk: bytes) -> None:
+        self._md5.update(chunk)
+        self._size += len(chunk)
+
+
+class FileBlobWriter(CountingWriter):
+    def __init__(self, blobs: FileBlobs) -> None:
+        super().__init__()
+        self._blobs = blobs
+        self._tmp = blobs.tmp_dir / f"{self._id}.part"
+        self._final: Path | None = None
+        self._fh: BinaryIO | None = None
+
     async def write(self, chunk: bytes) -> None:
         try:
             if self._fh is None:
@@ -148,8 +159,7 @@ class FileBlobWriter:
         except OSError as exc:
             await self.discard()
             raise StoreUnavailable(f"cannot write payload: {exc.strerror}") from None
-        self._md5.update(chunk)
-        self._size += len(chunk)
+        self._count(chunk)
 
     async def finish(self) -> str:
         try:

@@ -8,8 +8,6 @@ so waiters on every node wake at commit (``relaybox.notify.pg_listen``).
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import TypeVar
@@ -19,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from relaybox.errors import StoreUnavailable
 from relaybox.store.base import BlobWriter, Payload
+from relaybox.store.blobs import CountingWriter
 from relaybox.store.migrate import upgrade
 from relaybox.store.schema import payload_chunks, payloads
 from relaybox.store.sql import BATCH, ORPHAN_GRACE, SqlStore, guard
@@ -113,29 +112,18 @@ class PostgresStore(SqlStore):
         return await self._q(drop, write=True)
 
 
-class DbBlobWriter:
+class DbBlobWriter(CountingWriter):
     """Collects ``CHUNK_SIZE`` bytes, then stores them as one committed chunk row."""
 
     def __init__(self, store: PostgresStore) -> None:
+        super().__init__()
         self._store = store
-        self._id = secrets.token_hex(16)
-        self._md5 = hashlib.md5()
-        self._size = 0
         self._buffer = bytearray()
         self._next_seq = 0
         self._done = False
 
-    @property
-    def size(self) -> int:
-        return self._size
-
-    @property
-    def md5(self) -> str:
-        return self._md5.hexdigest()
-
     async def write(self, chunk: bytes) -> None:
-        self._md5.update(chunk)
-        self._size += len(chunk)
+        self._count(chunk)
         self._buffer += chunk
         while len(self._buffer) >= CHUNK_SIZE:
             piece = bytes(self._buffer[:CHUNK_SIZE])

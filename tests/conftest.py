@@ -203,15 +203,18 @@ class ServerProcess:
         return ["--db", self.database_url] if self.database_url else ["--data-dir", str(self.data_dir)]
 
     def payload_count(self) -> int:
-        """Payloads the store holds (rows, and for SQLite also the files on disk, which must agree)."""
-        from sqlalchemy import func, select
+        """Payloads the store holds; each payload row must have its bytes (a file or database
+        chunks), and no bytes may lack a row."""
+        from sqlalchemy import distinct, func, select
 
-        from relaybox.store.schema import payloads
+        from relaybox.store.schema import payload_chunks, payloads
 
         rows = int(self._store_call(lambda store: store._scalars(select(func.count()).select_from(payloads)))[0])
-        if self.backend == "sqlite":
-            files = [p for p in (self.data_dir / "payloads").rglob("*") if p.is_file()]
-            assert len(files) == rows, (files, rows)
+        in_db = int(
+            self._store_call(lambda store: store._scalars(select(func.count(distinct(payload_chunks.c.payload_id)))))[0]
+        )
+        files = [p for p in (self.data_dir / "payloads").rglob("*") if p.is_file()] if self.backend == "sqlite" else []
+        assert len(files) + in_db == rows, (files, in_db, rows)
         return rows
 
     def leftovers(self) -> int:

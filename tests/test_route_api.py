@@ -517,16 +517,18 @@ def test_storage_unavailable_is_503_and_recovers(server: ServerProcess) -> None:
         payloads.rename(moved)
         payloads.write_text("not a directory")
         try:
-            assert_error(send(http, a, b.route, b"during"), 503, 503)
+            # A payload too large for the database needs the payload directory: refused.
+            assert_error(send(http, a, b.route, os.urandom(400_000)), 503, 503)
             assert_error(http.get("/1/ping"), 503, 503)
-            # Reads of metadata keep working.
+            # Reads keep working, and small messages (kept in the database) still go through.
             assert [e["link"] for e in http.get("/1/list-messages", headers=b.receive()).json()] == [kept]
+            assert send(http, a, b.route, b"small").status_code == 200
         finally:
             payloads.unlink()
             moved.rename(payloads)
         assert http.get("/1/ping").status_code == 200
-        assert send(http, a, b.route, b"after").status_code == 200
-        assert len(http.get("/1/list-messages", headers=b.receive()).json()) == 2
+        assert send(http, a, b.route, os.urandom(400_000)).status_code == 200
+        assert len(http.get("/1/list-messages", headers=b.receive()).json()) == 3
     assert list((server.data_dir / "tmp").iterdir()) == []
 
 

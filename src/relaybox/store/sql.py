@@ -99,6 +99,9 @@ class SqlStore:
     def _after_insert(self, conn: Connection, recipient: str) -> None:
         """Hook inside the send transaction (PostgreSQL queues its cross-node NOTIFY here)."""
 
+    def _store_payload(self, conn: Connection, payload_id: str, blob: BlobWriter, created_at: float) -> None:
+        """Hook inside the send transaction, after the payload row (SQLite stores small payloads here)."""
+
     # -- small helpers -----------------------------------------------------------------------
     async def _exec(self, statement: Executable) -> int:
         """Run one write statement in its own transaction; the number of rows it touched."""
@@ -197,6 +200,7 @@ class SqlStore:
             else:
                 raise RelayboxError(ErrorCode.MESSAGE_ID_CONFLICT)
         conn.execute(insert(payloads).values(id=payload_id, size=blob.size, md5=blob.md5, created_at=new.received_at))
+        self._store_payload(conn, payload_id, blob, new.received_at)
         record = MessageRecord(
             seq=0,  # given by the database below
             link=new_link(),
@@ -265,6 +269,7 @@ class SqlStore:
             conn.execute(
                 insert(payloads).values(id=payload_id, size=blob.size, md5=blob.md5, created_at=record.received_at)
             )
+            self._store_payload(conn, payload_id, blob, record.received_at)
             values = {k: v for k, v in asdict(record).items() if k != "seq"}
             conn.execute(insert(messages).values(**dict(values, payload_id=payload_id)))
             self._after_insert(conn, record.recipient)

@@ -12,10 +12,10 @@ import contextlib
 import secrets
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, replace
+from dataclasses import replace
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Row, delete, exists, insert, select, text, update
+from sqlalchemy import Connection, Row, bindparam, delete, exists, insert, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.sql import Executable
@@ -46,6 +46,44 @@ def guard() -> Iterator[None]:
         raise StoreUnavailable(f"database unavailable: {type(exc).__name__}") from None
     except OSError as exc:
         raise StoreUnavailable(f"storage unavailable: {exc.strerror or type(exc).__name__}") from None
+
+
+# Hot statements are built once: SQLAlchemy memoizes a statement object's cache key, so reusing
+# one skips both construction and key generation (together most of the CPU of a query here).
+_GET_ROUTE = select(routes).where(routes.c.route == bindparam("route"))
+_USE_KEY = insert(request_keys)
+_FIND_SENT = select(messages).where(
+    messages.c.sender == bindparam("sender"),
+    messages.c.message_id == bindparam("message_id"),
+    messages.c.expires_at > bindparam("now"),
+    messages.c.payload_id.is_not(None),
+)
+_SENT_ANY = select(messages).where(
+    messages.c.sender == bindparam("sender"), messages.c.message_id == bindparam("message_id")
+)
+_INSERT_PAYLOAD = insert(payloads)
+_INSERT_MESSAGE = insert(messages)
+_LIST = (
+    select(messages)
+    .where(
+        messages.c.recipient == bindparam("recipient"),
+        messages.c.expires_at > bindparam("now"),
+        messages.c.payload_id.is_not(None),
+    )
+    .order_by(messages.c.seq)
+)
+_GET = select(messages).where(messages.c.link == bindparam("link"), messages.c.recipient == bindparam("recipient"))
+_NEXT = (
+    select(messages)
+    .where(
+        messages.c.recipient == bindparam("recipient"),
+        messages.c.seq > bindparam("after"),
+        messages.c.expires_at > bindparam("now"),
+        messages.c.payload_id.is_not(None),
+    )
+    .order_by(messages.c.seq)
+    .limit(1)
+)
 
 
 def _message(row: Row[Any]) -> MessageRecord:
@@ -128,7 +166,7 @@ class SqlStore:
         return True
 
     async def get_route(self, route: str) -> RouteRecord | None:
-        row = await self._first(select(routes).where(routes.c.route == route))
+        row = await self._q(lambda c: c.execute(_GET_ROUTE, {"route": route}).first(), write=False)
         return _route(row) if row else None
 
     async def list_routes(self) -> list[RouteRecord]:
@@ -155,20 +193,16 @@ class SqlStore:
     # -- replay cache ----------------------------------------------------------------------
     async def use_request_key(self, key: str, expires_at: float) -> bool:
         try:
-            await self._exec(insert(request_keys).values(key=key, expires_at=expires_at))
+            await self._q(lambda c: c.execute(_USE_KEY, {"key": key, "expires_at": expires_at}), write=True)
         except IntegrityError:
             return False
         return True
 
     # -- messages --------------------------------------------------------------------------
     async def find_sent(self, sender: str, message_id: str, now: float) -> list[MessageRecord]:
-        query = select(messages).where(
-            messages.c.sender == sender,
-            messages.c.message_id == message_id,
-            messages.c.expires_at > now,
-            messages.c.payload_id.is_not(None),
-        )
-        return [_message(r) for r in await self._all(query)]
+        params = {"sender": sender, "message_id": message_id, "now": now}
+        rows = await self._q(lambda c: c.execute(_FIND_SENT, params).all(), write=False)
+        return [_message(r) for r in rows]
 
     async def add_message(self, new: NewMessage, blob: BlobWriter) -> SendOutcome:
         try:
@@ -187,9 +221,7 @@ class SqlStore:
         return outcome
 
     def _add_message(self, conn: Connection, new: NewMessage, blob: BlobWriter, payload_id: str) -> SendOutcome:
-        rows = conn.execute(
-            select(messages).where(messages.c.sender == new.sender, messages.c.message_id == new.message_id)
-        ).all()
+        rows = conn.execute(_SENT_ANY, {"sender": new.sender, "message_id": new.message_id}).all()
         for row in rows:
             old = _message(row)
             if old.expired(new.received_at):
@@ -199,7 +231,9 @@ class SqlStore:
                 return SendOutcome(old, created=False)
             else:
                 raise RelayboxError(ErrorCode.MESSAGE_ID_CONFLICT)
-        conn.execute(insert(payloads).values(id=payload_id, size=blob.size, md5=blob.md5, created_at=new.received_at))
+        conn.execute(
+            _INSERT_PAYLOAD, {"id": payload_id, "size": blob.size, "md5": blob.md5, "created_at": new.received_at}
+        )
         self._store_payload(conn, payload_id, blob, new.received_at)
         record = MessageRecord(
             seq=0,  # given by the database below
@@ -216,37 +250,22 @@ class SqlStore:
             expires_at=new.expires_at,
             payload_id=payload_id,
         )
-        values = {k: v for k, v in asdict(record).items() if k != "seq"}
-        key = conn.execute(insert(messages).values(**values)).inserted_primary_key
+        key = conn.execute(_INSERT_MESSAGE, _message_values(record)).inserted_primary_key
         assert key is not None
         self._after_insert(conn, new.recipient)
         return SendOutcome(replace(record, seq=int(key[0])), created=True)
 
     async def list_messages(self, recipient: str, now: float) -> list[MessageRecord]:
-        query = (
-            select(messages)
-            .where(messages.c.recipient == recipient, messages.c.expires_at > now, messages.c.payload_id.is_not(None))
-            .order_by(messages.c.seq)
-        )
-        return [_message(r) for r in await self._all(query)]
+        rows = await self._q(lambda c: c.execute(_LIST, {"recipient": recipient, "now": now}).all(), write=False)
+        return [_message(r) for r in rows]
 
     async def get_message(self, recipient: str, link: str) -> MessageRecord | None:
-        row = await self._first(select(messages).where(messages.c.link == link, messages.c.recipient == recipient))
+        row = await self._q(lambda c: c.execute(_GET, {"link": link, "recipient": recipient}).first(), write=False)
         return _message(row) if row else None
 
     async def next_message(self, recipient: str, after_seq: int, now: float) -> MessageRecord | None:
-        query = (
-            select(messages)
-            .where(
-                messages.c.recipient == recipient,
-                messages.c.seq > after_seq,
-                messages.c.expires_at > now,
-                messages.c.payload_id.is_not(None),
-            )
-            .order_by(messages.c.seq)
-            .limit(1)
-        )
-        row = await self._first(query)
+        params = {"recipient": recipient, "after": after_seq, "now": now}
+        row = await self._q(lambda c: c.execute(_NEXT, params).first(), write=False)
         return _message(row) if row else None
 
     async def messages_after(self, after_seq: int, now: float, limit: int = BATCH) -> list[MessageRecord]:
@@ -270,8 +289,7 @@ class SqlStore:
                 insert(payloads).values(id=payload_id, size=blob.size, md5=blob.md5, created_at=record.received_at)
             )
             self._store_payload(conn, payload_id, blob, record.received_at)
-            values = {k: v for k, v in asdict(record).items() if k != "seq"}
-            conn.execute(insert(messages).values(**dict(values, payload_id=payload_id)))
+            conn.execute(_INSERT_MESSAGE, _message_values(replace(record, payload_id=payload_id)))
             self._after_insert(conn, record.recipient)
             return True
 
@@ -315,6 +333,23 @@ class SqlStore:
 
     async def known_payloads(self, ids: list[str]) -> set[str]:
         return set(await self._scalars(select(payloads.c.id).where(payloads.c.id.in_(ids))))
+
+
+def _message_values(record: MessageRecord) -> dict[str, Any]:
+    return {
+        "link": record.link,
+        "recipient": record.recipient,
+        "sender": record.sender,
+        "message_id": record.message_id,
+        "md5": record.md5,
+        "size": record.size,
+        "file_name": record.file_name,
+        "pay_for_reply": record.pay_for_reply,
+        "priority": record.priority,
+        "received_at": record.received_at,
+        "expires_at": record.expires_at,
+        "payload_id": record.payload_id,
+    }
 
 
 def _purge_batch(conn: Connection, now: float) -> int:

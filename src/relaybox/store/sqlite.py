@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, create_engine, delete, event, insert, select
+from sqlalchemy import Connection, Engine, bindparam, create_engine, delete, event, insert, select
 from sqlalchemy.pool import SingletonThreadPool
 
 from relaybox.errors import StoreUnavailable
@@ -28,6 +28,10 @@ from relaybox.store.schema import payload_chunks, payloads
 from relaybox.store.sql import BATCH, ORPHAN_GRACE, SqlStore, guard
 
 T = TypeVar("T")
+_INSERT_CHUNK = insert(payload_chunks)
+_FIRST_CHUNK = select(payload_chunks.c.data).where(
+    payload_chunks.c.payload_id == bindparam("payload_id"), payload_chunks.c.seq == 0
+)
 _Pending = tuple[Callable[[Connection], Any], "asyncio.Future[Any]"]
 
 
@@ -127,12 +131,10 @@ class SqliteStore(SqlStore):
     def _store_payload(self, conn: Connection, payload_id: str, blob: BlobWriter, created_at: float) -> None:
         data = blob.inline if isinstance(blob, FileBlobWriter) else None
         if data is not None:
-            conn.execute(insert(payload_chunks).values(payload_id=payload_id, seq=0, data=data, created_at=created_at))
+            conn.execute(_INSERT_CHUNK, {"payload_id": payload_id, "seq": 0, "data": data, "created_at": created_at})
 
     async def open_payload(self, payload_id: str) -> Payload:
-        row = await self._first(
-            select(payload_chunks.c.data).where(payload_chunks.c.payload_id == payload_id, payload_chunks.c.seq == 0)
-        )
+        row = await self._q(lambda c: c.execute(_FIRST_CHUNK, {"payload_id": payload_id}).first(), write=False)
         if row is not None:
             return MemoryPayload(bytes(row[0]))
         return self.blobs.open(payload_id)

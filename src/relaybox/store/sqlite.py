@@ -62,7 +62,7 @@ class SqliteStore(SqlStore):
     async def close(self) -> None:
         if self._committer is not None:
             # Let queued writes finish before the connection goes away.
-            while self._pending:
+            while self._pending and not self._committer.done():
                 self._wake.set()
                 await asyncio.sleep(0)
             self._committer.cancel()

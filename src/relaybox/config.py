@@ -54,6 +54,7 @@ class Settings(BaseSettings):
     tombstone_ttl: int = Field(DEFAULT_TOMBSTONE_TTL, ge=0)
     db_pool_size: int = Field(DEFAULT_DB_POOL_SIZE, ge=1)
     db_pool_overflow: int = Field(DEFAULT_DB_POOL_OVERFLOW, ge=0)
+    workers: int = Field(1, ge=1, le=64, description="server processes sharing the port")
     log_level: str = "info"
 
     @property

@@ -24,6 +24,12 @@ from relaybox.store import Store, make_store
 log = logging.getLogger("relaybox")
 
 
+def app_from_env() -> Starlette:
+    """The app of one worker of ``serve --workers N``: settings come from ``RELAYBOX_*``, which
+    the parent set from its own resolved settings before starting the workers."""
+    return create_app(Settings())
+
+
 def create_app(settings: Settings, store: Store | None = None) -> Starlette:
     store = store or make_store(settings)
     hub = make_hub(settings)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 import time
 from typing import Any
@@ -27,19 +28,28 @@ def run_server(settings: Any, *, demo: bool) -> None:
     run_with_store(settings, preflight)
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     where = settings.database_url.split("@")[-1] if settings.database_url else str(settings.data_dir.resolve())
-    click.echo(f"relaybox serving on http://{settings.host}:{settings.port} (store: {where})", err=True)
+    workers = f", {settings.workers} workers" if settings.workers > 1 else ""
+    click.echo(f"relaybox serving on http://{settings.host}:{settings.port} (store: {where}{workers})", err=True)
+    options: dict[str, Any] = dict(
+        host=settings.host,
+        port=settings.port,
+        loop="uvloop",
+        http="httptools",
+        log_level=settings.log_level.lower(),
+        # Long-polls would otherwise hold a restart for up to their timeout.
+        timeout_graceful_shutdown=2,
+        server_header=False,
+    )
     try:
-        uvicorn.run(
-            create_app(settings),
-            host=settings.host,
-            port=settings.port,
-            loop="uvloop",
-            http="httptools",
-            log_level=settings.log_level.lower(),
-            # Long-polls would otherwise hold a restart for up to their timeout.
-            timeout_graceful_shutdown=2,
-            server_header=False,
-        )
+        if settings.workers > 1:
+            # Workers are separate processes: hand them the resolved settings through the
+            # environment, the one place each of them reads settings from.
+            for name, value in settings.model_dump(mode="json").items():
+                if value is not None:
+                    os.environ[f"RELAYBOX_{name.upper()}"] = str(value)
+            uvicorn.run("relaybox.api.app:app_from_env", factory=True, workers=settings.workers, **options)
+        else:
+            uvicorn.run(create_app(settings), **options)
     except OSError as exc:
         click.echo(f"error: cannot serve on {settings.host}:{settings.port}: {exc.strerror}", err=True)
         sys.exit(1)

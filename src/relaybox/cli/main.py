@@ -45,11 +45,14 @@ def cli() -> None:
 @_data_dir
 @_db
 @click.option("--demo", is_flag=True, help="On first start, create two demo routes and print their secrets.")
-def serve(host: str | None, port: int | None, data_dir: Path | None, database_url: str | None, demo: bool) -> None:
+@click.option("--workers", envvar="RELAYBOX_WORKERS", type=int, default=None, help="Server processes [default 1]")
+def serve(
+    host: str | None, port: int | None, data_dir: Path | None, database_url: str | None, demo: bool, workers: int | None
+) -> None:
     """Serve the route API."""
     from relaybox.cli._serve import run_server
 
-    settings = settings_from(host=host, port=port, data_dir=data_dir, database_url=database_url)
+    settings = settings_from(host=host, port=port, data_dir=data_dir, database_url=database_url, workers=workers)
     run_server(settings, demo=demo)
 
 

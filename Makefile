@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck check clean
+.PHONY: run test lint typecheck check clean bench
 
 $(STAMP): pyproject.toml
 	@echo "setting up .venv (first run only)"
@@ -20,13 +20,23 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
 
 typecheck: $(STAMP)
 	$(BIN)/mypy src/relaybox
 
 check: lint typecheck test
+
+# The benchmark of issue 4: starts what it measures on loopback, writes bench/results/<date>.*
+# `make bench BENCH_ARGS=--quick` for a short run; `python -m bench --help` for every option.
+BENCH_STAMP := $(VENV)/.bench-installed
+$(BENCH_STAMP): pyproject.toml $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[server,dev,bench]'
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) relaybox-data .pytest_cache .mypy_cache .ruff_cache

@@ -50,6 +50,8 @@ class Exchange:
         pay_for_reply = h.parse_pay_for_reply(headers.get(h.PAY_FOR_REPLY))
         expires_raw = headers.get(h.MESSAGE_EXPIRES_AFTER)
         priority_raw = headers.get(h.MESSAGE_PRIORITY)
+        # A malformed priority (100) must win over an out-of-range expiry (205), which is
+        # checked first below: 100s come before every other code.
         h.clean_value(h.MESSAGE_PRIORITY, priority_raw, required=False)
         expires_after = h.parse_expires_after(expires_raw, maximum=self.settings.max_expires_after)
         priority = h.parse_priority(priority_raw)

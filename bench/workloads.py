@@ -110,12 +110,19 @@ def walk(
     job.update(route=route, secret=secret, queue_url=queue_url)
     r, server_cpu = _single(t, "bench.jobs_http:walk", job)
     wall = r.get("wall_s", 0.0)
+    return _single_summary(
+        r, count, server_cpu, seconds=round(wall, 3), per_s=round(r.get("ok", 0) / wall, 1) if wall else 0.0
+    )
+
+
+def _single_summary(r: dict[str, Any], count: int, server_cpu: float, **extra: Any) -> dict[str, Any]:
+    """The figures of a one-client-process job, in the order the report prints them."""
+    wall = r.get("wall_s", 0.0)
     out: dict[str, Any] = {
         "status": "ok" if r.get("ok") == count and not r.get("error") else "failed",
         "count": count,
         "ok": r.get("ok", 0),
-        "seconds": round(wall, 3),
-        "per_s": round(r.get("ok", 0) / wall, 1) if wall else 0.0,
+        **extra,
         "latency": latency_summary(r.get("latencies", [])),
         "client_cpu": round(r.get("cpu_s", 0.0) / wall, 3) if wall else 0.0,
         "server_cpu": round(server_cpu, 3),
@@ -134,19 +141,7 @@ def wake_job(cfg: Config, t: Target, count: int, **routes: str) -> dict[str, Any
 def wake(cfg: Config, t: Target, job: dict[str, Any]) -> dict[str, Any]:
     """Sequential wake-ups: ``job`` from ``wake_job`` with kind relaybox or moto."""
     r, server_cpu = _single(t, "bench.jobs_http:wake", job)
-    wall = r.get("wall_s", 0.0)
-    out: dict[str, Any] = {
-        "status": "ok" if r.get("ok") == job["count"] and not r.get("error") else "failed",
-        "count": job["count"],
-        "ok": r.get("ok", 0),
-        "settle_ms": cfg.wake_settle * 1000,
-        "latency": latency_summary(r.get("latencies", [])),
-        "client_cpu": round(r.get("cpu_s", 0.0) / wall, 3) if wall else 0.0,
-        "server_cpu": round(server_cpu, 3),
-    }
-    if r.get("error"):
-        out["error"] = r["error"]
-    return out
+    return _single_summary(r, job["count"], server_cpu, settle_ms=cfg.wake_settle * 1000)
 
 
 def large(cfg: Config, t: Target, **routes: str) -> dict[str, Any]:

@@ -10,7 +10,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from relaybox.cli._store import settings_from
+from relaybox.cli._store import open_or_exit, settings_from
 
 
 def run_copy(source_url: str, target_url: str) -> None:
@@ -28,12 +28,12 @@ def run_copy(source_url: str, target_url: str) -> None:
             source, target = store_for_url(source_url, settings), store_for_url(target_url, settings)
         except ValueError as exc:
             raise click.BadParameter(str(exc)) from None
-        for name, store, url in (("source", source, source_url), ("target", target, target_url)):
-            try:
-                await store.open()
-            except RelayboxError as exc:
-                click.echo(f"error: cannot open the {name} store {_safe(url)}: {exc.detail}", err=True)
-                sys.exit(1)
+        await open_or_exit(source, f"the source store {_safe(source_url)}")
+        try:
+            await open_or_exit(target, f"the target store {_safe(target_url)}")
+        except SystemExit:
+            await source.close()
+            raise
         try:
             with Progress(TextColumn("copying messages"), BarColumn(), MofNCompleteColumn(), console=console) as bar:
                 task = bar.add_task("copy", total=None)

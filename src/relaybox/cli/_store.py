@@ -27,6 +27,17 @@ def settings_from(**flags: Any) -> Any:
         sys.exit(2)
 
 
+async def open_or_exit(store: Any, what: str) -> None:
+    """Open (and migrate) ``store``; a store that cannot be opened ends the command with exit 1."""
+    from relaybox.errors import RelayboxError
+
+    try:
+        await store.open()
+    except RelayboxError as exc:
+        click.echo(f"error: cannot open {what}: {exc.detail}", err=True)
+        sys.exit(1)
+
+
 def run_with_store(settings: Any, work: Callable[[Any], Awaitable[None]]) -> None:
     """Open the store (migrating it), run ``work(store)``, close it; clear message on failure."""
     from relaybox.errors import RelayboxError
@@ -34,11 +45,7 @@ def run_with_store(settings: Any, work: Callable[[Any], Awaitable[None]]) -> Non
 
     async def main() -> None:
         store = make_store(settings)
-        try:
-            await store.open()
-        except RelayboxError as exc:
-            click.echo(f"error: cannot open the store at {_where(settings)}: {exc.detail}", err=True)
-            sys.exit(1)
+        await open_or_exit(store, f"the store at {_where(settings)}")
         try:
             await work(store)
         finally:

@@ -12,12 +12,13 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import TypeVar
 
-from sqlalchemy import Connection, delete, exists, insert, select, text
+from sqlalchemy import delete, exists, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from relaybox.errors import StoreUnavailable
 from relaybox.store.base import BlobWriter, Payload
 from relaybox.store.blobs import CountingWriter
+from relaybox.store.db import AlchemyDb, Db
 from relaybox.store.migrate import upgrade
 from relaybox.store.schema import payload_chunks, payloads
 from relaybox.store.sql import BATCH, ORPHAN_GRACE, SqlStore, guard
@@ -27,6 +28,7 @@ NOTIFY_CHANNEL = "relaybox_messages"
 CHUNK_SIZE = 256 * 1024
 # Any constant works; it only has to be the same on every node.
 _MIGRATION_LOCK = 0x72656C6179626F78  # "relaybox"
+_NOTIFY = text("SELECT pg_notify(:channel, :route)")
 
 
 def asyncpg_url(url: str) -> str:
@@ -74,16 +76,16 @@ class PostgresStore(SqlStore):
             await self.engine.dispose()
             self.engine = None
 
-    async def _q(self, fn: Callable[[Connection], T], *, write: bool) -> T:
+    async def _q(self, fn: Callable[[Db], T], *, write: bool) -> T:
         if self.engine is None:
             raise StoreUnavailable("store is not open")
         with guard():
             async with self.engine.begin() if write else self.engine.connect() as conn:
-                return await conn.run_sync(fn)
+                return await conn.run_sync(lambda sync: fn(AlchemyDb(sync)))
 
-    def _after_insert(self, conn: Connection, recipient: str) -> None:
+    def _after_insert(self, db: Db, recipient: str) -> None:
         # Delivered by PostgreSQL at commit, to every node's listener; nothing if it rolls back.
-        conn.execute(text("SELECT pg_notify(:channel, :route)"), {"channel": NOTIFY_CHANNEL, "route": recipient})
+        db.first(_NOTIFY, {"channel": NOTIFY_CHANNEL, "route": recipient})
 
     def new_blob(self) -> BlobWriter:
         return DbBlobWriter(self)
@@ -97,17 +99,16 @@ class PostgresStore(SqlStore):
         return DbPayload(self, payload_id)
 
     async def _delete_payloads(self, ids: list[str]) -> None:
-        def drop(conn: Connection) -> None:
-            conn.execute(delete(payload_chunks).where(payload_chunks.c.payload_id.in_(ids)))
-            conn.execute(delete(payloads).where(payloads.c.id.in_(ids)))
+        def drop(db: Db) -> None:
+            db.run(delete(payload_chunks).where(payload_chunks.c.payload_id.in_(ids)))
+            db.run(delete(payloads).where(payloads.c.id.in_(ids)))
 
         await self._q(drop, write=True)
 
     async def _clean_orphans(self, now: float) -> int:
-        def drop(conn: Connection) -> int:
+        def drop(db: Db) -> int:
             orphan = ~exists().where(payloads.c.id == payload_chunks.c.payload_id)
-            res = conn.execute(delete(payload_chunks).where(orphan, payload_chunks.c.created_at < now - ORPHAN_GRACE))
-            return int(res.rowcount)
+            return db.run(delete(payload_chunks).where(orphan, payload_chunks.c.created_at < now - ORPHAN_GRACE))
 
         return await self._q(drop, write=True)
 

@@ -1,8 +1,8 @@
 """SqlStore: the queries every SQL backend shares (SQLAlchemy Core).
 
-Every query is a plain function of a synchronous SQLAlchemy ``Connection``; a backend only says
-how such a function runs (``_q``): inline on SQLite, through ``run_sync`` on an asyncpg
-connection for PostgreSQL. So both backends run literally the same SQL.
+Every query is a plain function of a ``Db`` (``relaybox.store.db``); a backend only says how
+such a function runs (``_q``): inline on the raw sqlite3 connection on SQLite, through
+``run_sync`` on an asyncpg connection for PostgreSQL. Both run the same statements.
 """
 
 from __future__ import annotations
@@ -15,13 +15,14 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Row, bindparam, delete, exists, insert, select, text, update
+from sqlalchemy import bindparam, delete, exists, insert, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.sql import Executable
 
 from relaybox.errors import ErrorCode, RelayboxError, StoreUnavailable
 from relaybox.store.base import BlobWriter, MessageRecord, NewMessage, Payload, RouteRecord, SendOutcome, SweepReport
+from relaybox.store.db import Db
 from relaybox.store.schema import messages, payloads, request_keys, routes
 from relaybox.wire.ids import new_link
 
@@ -50,6 +51,7 @@ def guard() -> Iterator[None]:
 
 # Hot statements are built once: SQLAlchemy memoizes a statement object's cache key, so reusing
 # one skips both construction and key generation (together most of the CPU of a query here).
+_SELECT_1 = text("SELECT 1")
 _GET_ROUTE = select(routes).where(routes.c.route == bindparam("route"))
 _USE_KEY = insert(request_keys)
 _FIND_SENT = select(messages).where(
@@ -86,28 +88,29 @@ _NEXT = (
 )
 
 
-def _message(row: Row[Any]) -> MessageRecord:
-    m = row._mapping
+def _message(row: Sequence[Any]) -> MessageRecord:
+    # Positional: ``select(messages)`` yields the table's columns in the order of schema.py.
+    seq, link, recipient, sender, message_id, md5, size, file_name, pfr, priority, received, expires, pid = row
     return MessageRecord(
-        seq=m["seq"],
-        link=m["link"],
-        recipient=m["recipient"],
-        sender=m["sender"],
-        message_id=m["message_id"],
-        md5=m["md5"],
-        size=m["size"],
-        file_name=m["file_name"],
-        pay_for_reply=bool(m["pay_for_reply"]),
-        priority=m["priority"],
-        received_at=m["received_at"],
-        expires_at=m["expires_at"],
-        payload_id=m["payload_id"],
+        seq=seq,
+        link=link,
+        recipient=recipient,
+        sender=sender,
+        message_id=message_id,
+        md5=md5,
+        size=size,
+        file_name=file_name,
+        pay_for_reply=bool(pfr),
+        priority=priority,
+        received_at=received,
+        expires_at=expires,
+        payload_id=pid,
     )
 
 
-def _route(row: Row[Any]) -> RouteRecord:
-    m = row._mapping
-    return RouteRecord(route=m["route"], secret=m["secret"], enabled=bool(m["enabled"]), created_at=m["created_at"])
+def _route(row: Sequence[Any]) -> RouteRecord:
+    route, secret, enabled, created_at = row
+    return RouteRecord(route=route, secret=secret, enabled=bool(enabled), created_at=created_at)
 
 
 class SqlStore:
@@ -117,7 +120,7 @@ class SqlStore:
         self._last_orphan_scan = 0.0
 
     # -- what a backend provides -----------------------------------------------------------
-    async def _q(self, fn: Callable[[Connection], T], *, write: bool) -> T:
+    async def _q(self, fn: Callable[[Db], T], *, write: bool) -> T:
         raise NotImplementedError
 
     def new_blob(self) -> BlobWriter:
@@ -134,28 +137,28 @@ class SqlStore:
         """Payload bytes that no committed payload row owns (crash leftovers)."""
         raise NotImplementedError
 
-    def _after_insert(self, conn: Connection, recipient: str) -> None:
+    def _after_insert(self, db: Db, recipient: str) -> None:
         """Hook inside the send transaction (PostgreSQL queues its cross-node NOTIFY here)."""
 
-    def _store_payload(self, conn: Connection, payload_id: str, blob: BlobWriter, created_at: float) -> None:
+    def _store_payload(self, db: Db, payload_id: str, blob: BlobWriter, created_at: float) -> None:
         """Hook inside the send transaction, after the payload row (SQLite stores small payloads here)."""
 
     # -- small helpers -----------------------------------------------------------------------
     async def _exec(self, statement: Executable) -> int:
         """Run one write statement in its own transaction; the number of rows it touched."""
-        return await self._q(lambda c: int(c.execute(statement).rowcount), write=True)
+        return await self._q(lambda db: db.run(statement), write=True)
 
-    async def _all(self, query: Executable) -> Sequence[Row[Any]]:
-        return await self._q(lambda c: c.execute(query).all(), write=False)
+    async def _all(self, query: Executable) -> Sequence[Sequence[Any]]:
+        return await self._q(lambda db: db.all(query), write=False)
 
-    async def _first(self, query: Executable) -> Row[Any] | None:
-        return await self._q(lambda c: c.execute(query).first(), write=False)
+    async def _first(self, query: Executable) -> Sequence[Any] | None:
+        return await self._q(lambda db: db.first(query), write=False)
 
     async def _scalars(self, query: Executable) -> list[Any]:
-        return await self._q(lambda c: list(c.execute(query).scalars().all()), write=False)
+        return [row[0] for row in await self._all(query)]
 
     async def ping(self) -> None:
-        await self._q(lambda conn: conn.execute(text("SELECT 1")), write=False)
+        await self._q(lambda db: db.first(_SELECT_1), write=False)
 
     # -- routes ----------------------------------------------------------------------------
     async def add_route(self, route: str, secret: str, now: float) -> bool:
@@ -166,7 +169,7 @@ class SqlStore:
         return True
 
     async def get_route(self, route: str) -> RouteRecord | None:
-        row = await self._q(lambda c: c.execute(_GET_ROUTE, {"route": route}).first(), write=False)
+        row = await self._q(lambda db: db.first(_GET_ROUTE, {"route": route}), write=False)
         return _route(row) if row else None
 
     async def list_routes(self) -> list[RouteRecord]:
@@ -178,22 +181,22 @@ class SqlStore:
     async def remove_route(self, route: str) -> bool:
         now = time.time()
 
-        def remove(conn: Connection) -> int:
-            res = conn.execute(delete(routes).where(routes.c.route == route))
+        def remove(db: Db) -> int:
+            removed = db.run(delete(routes).where(routes.c.route == route))
             # Its mailbox goes with it: expire now, the sweeper purges payloads.
-            conn.execute(
+            db.run(
                 update(messages)
                 .where(messages.c.recipient == route, messages.c.expires_at > now)
                 .values(expires_at=now)
             )
-            return int(res.rowcount)
+            return removed
 
         return await self._q(remove, write=True) > 0
 
     # -- replay cache ----------------------------------------------------------------------
     async def use_request_key(self, key: str, expires_at: float) -> bool:
         try:
-            await self._q(lambda c: c.execute(_USE_KEY, {"key": key, "expires_at": expires_at}), write=True)
+            await self._q(lambda db: db.run(_USE_KEY, {"key": key, "expires_at": expires_at}), write=True)
         except IntegrityError:
             return False
         return True
@@ -201,18 +204,18 @@ class SqlStore:
     # -- messages --------------------------------------------------------------------------
     async def find_sent(self, sender: str, message_id: str, now: float) -> list[MessageRecord]:
         params = {"sender": sender, "message_id": message_id, "now": now}
-        rows = await self._q(lambda c: c.execute(_FIND_SENT, params).all(), write=False)
+        rows = await self._q(lambda db: db.all(_FIND_SENT, params), write=False)
         return [_message(r) for r in rows]
 
     async def add_message(self, new: NewMessage, blob: BlobWriter) -> SendOutcome:
         try:
             payload_id = await blob.finish()
             try:
-                outcome = await self._q(lambda c: self._add_message(c, new, blob, payload_id), write=True)
+                outcome = await self._q(lambda db: self._add_message(db, new, blob, payload_id), write=True)
             except IntegrityError:
                 # The same sender + message id committed concurrently (another request, or
                 # another node): now that it is visible, answer as an idempotent re-send would.
-                outcome = await self._q(lambda c: self._add_message(c, new, blob, payload_id), write=True)
+                outcome = await self._q(lambda db: self._add_message(db, new, blob, payload_id), write=True)
         except BaseException:
             await blob.discard()
             raise
@@ -220,21 +223,19 @@ class SqlStore:
             await blob.discard()
         return outcome
 
-    def _add_message(self, conn: Connection, new: NewMessage, blob: BlobWriter, payload_id: str) -> SendOutcome:
-        rows = conn.execute(_SENT_ANY, {"sender": new.sender, "message_id": new.message_id}).all()
+    def _add_message(self, db: Db, new: NewMessage, blob: BlobWriter, payload_id: str) -> SendOutcome:
+        rows = db.all(_SENT_ANY, {"sender": new.sender, "message_id": new.message_id})
         for row in rows:
             old = _message(row)
             if old.expired(new.received_at):
                 # An expired send no longer reserves its message id.
-                conn.execute(delete(messages).where(messages.c.seq == old.seq))
+                db.run(delete(messages).where(messages.c.seq == old.seq))
             elif old.recipient == new.recipient and old.md5 == blob.md5:
                 return SendOutcome(old, created=False)
             else:
                 raise RelayboxError(ErrorCode.MESSAGE_ID_CONFLICT)
-        conn.execute(
-            _INSERT_PAYLOAD, {"id": payload_id, "size": blob.size, "md5": blob.md5, "created_at": new.received_at}
-        )
-        self._store_payload(conn, payload_id, blob, new.received_at)
+        db.run(_INSERT_PAYLOAD, {"id": payload_id, "size": blob.size, "md5": blob.md5, "created_at": new.received_at})
+        self._store_payload(db, payload_id, blob, new.received_at)
         record = MessageRecord(
             seq=0,  # given by the database below
             link=new_link(),
@@ -250,22 +251,21 @@ class SqlStore:
             expires_at=new.expires_at,
             payload_id=payload_id,
         )
-        key = conn.execute(_INSERT_MESSAGE, _message_values(record)).inserted_primary_key
-        assert key is not None
-        self._after_insert(conn, new.recipient)
-        return SendOutcome(replace(record, seq=int(key[0])), created=True)
+        seq = db.insert(_INSERT_MESSAGE, _message_values(record))
+        self._after_insert(db, new.recipient)
+        return SendOutcome(replace(record, seq=seq), created=True)
 
     async def list_messages(self, recipient: str, now: float) -> list[MessageRecord]:
-        rows = await self._q(lambda c: c.execute(_LIST, {"recipient": recipient, "now": now}).all(), write=False)
+        rows = await self._q(lambda db: db.all(_LIST, {"recipient": recipient, "now": now}), write=False)
         return [_message(r) for r in rows]
 
     async def get_message(self, recipient: str, link: str) -> MessageRecord | None:
-        row = await self._q(lambda c: c.execute(_GET, {"link": link, "recipient": recipient}).first(), write=False)
+        row = await self._q(lambda db: db.first(_GET, {"link": link, "recipient": recipient}), write=False)
         return _message(row) if row else None
 
     async def next_message(self, recipient: str, after_seq: int, now: float) -> MessageRecord | None:
         params = {"recipient": recipient, "after": after_seq, "now": now}
-        row = await self._q(lambda c: c.execute(_NEXT, params).first(), write=False)
+        row = await self._q(lambda db: db.first(_NEXT, params), write=False)
         return _message(row) if row else None
 
     async def messages_after(self, after_seq: int, now: float, limit: int = BATCH) -> list[MessageRecord]:
@@ -282,15 +282,13 @@ class SqlStore:
         """Store a message copied from another store, keeping its link and dates (clients'
         cursors stay valid). False, and nothing stored, when that link is already here."""
 
-        def add(conn: Connection) -> bool:
-            if conn.execute(select(messages.c.seq).where(messages.c.link == record.link)).first() is not None:
+        def add(db: Db) -> bool:
+            if db.first(select(messages.c.seq).where(messages.c.link == record.link)) is not None:
                 return False
-            conn.execute(
-                insert(payloads).values(id=payload_id, size=blob.size, md5=blob.md5, created_at=record.received_at)
-            )
-            self._store_payload(conn, payload_id, blob, record.received_at)
-            conn.execute(_INSERT_MESSAGE, _message_values(replace(record, payload_id=payload_id)))
-            self._after_insert(conn, record.recipient)
+            db.run(insert(payloads).values(id=payload_id, size=blob.size, md5=blob.md5, created_at=record.received_at))
+            self._store_payload(db, payload_id, blob, record.received_at)
+            db.insert(_INSERT_MESSAGE, _message_values(replace(record, payload_id=payload_id)))
+            self._after_insert(db, record.recipient)
             return True
 
         try:
@@ -310,12 +308,12 @@ class SqlStore:
         purged = deleted = 0
         # Batches keep each transaction (and, on SQLite, each pause of the event loop) short.
         while True:
-            n = await self._q(lambda c: _purge_batch(c, now), write=True)
+            n = await self._q(lambda db: _purge_batch(db, now), write=True)
             purged += n
             if n < BATCH:
                 break
             await asyncio.sleep(0)
-        dropped, pruned = await self._q(lambda c: _drop_old(c, now, tombstone_ttl), write=True)
+        dropped, pruned = await self._q(lambda db: _drop_old(db, now, tombstone_ttl), write=True)
         while True:
             ids = await self._q(_unreferenced_payloads, write=False)
             if not ids:
@@ -352,33 +350,30 @@ def _message_values(record: MessageRecord) -> dict[str, Any]:
     }
 
 
-def _purge_batch(conn: Connection, now: float) -> int:
-    seqs = (
-        conn.execute(
-            select(messages.c.seq)
-            .where(messages.c.expires_at <= now, messages.c.payload_id.is_not(None))
-            .limit(BATCH)
-            .with_for_update(skip_locked=True)
-        )
-        .scalars()
-        .all()
+def _purge_batch(db: Db, now: float) -> int:
+    query = (
+        select(messages.c.seq)
+        .where(messages.c.expires_at <= now, messages.c.payload_id.is_not(None))
+        .limit(BATCH)
+        .with_for_update(skip_locked=True)
     )
+    seqs = [row[0] for row in db.all(query)]
     if seqs:
-        conn.execute(update(messages).where(messages.c.seq.in_(seqs)).values(payload_id=None))
+        db.run(update(messages).where(messages.c.seq.in_(seqs)).values(payload_id=None))
     return len(seqs)
 
 
-def _drop_old(conn: Connection, now: float, tombstone_ttl: float) -> tuple[int, int]:
-    res = conn.execute(
+def _drop_old(db: Db, now: float, tombstone_ttl: float) -> tuple[int, int]:
+    dropped = db.run(
         delete(messages).where(messages.c.payload_id.is_(None), messages.c.expires_at <= now - tombstone_ttl)
     )
-    keys = conn.execute(delete(request_keys).where(request_keys.c.expires_at < now))
-    return int(res.rowcount), int(keys.rowcount)
+    keys = db.run(delete(request_keys).where(request_keys.c.expires_at < now))
+    return dropped, keys
 
 
-def _unreferenced_payloads(conn: Connection) -> list[str]:
+def _unreferenced_payloads(db: Db) -> list[str]:
     query = select(payloads.c.id).where(~exists().where(messages.c.payload_id == payloads.c.id)).limit(BATCH)
-    return list(conn.execute(query).scalars().all())
+    return [row[0] for row in db.all(query)]
 
 
 def random_secret() -> str:

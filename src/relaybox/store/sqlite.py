@@ -13,16 +13,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, bindparam, create_engine, delete, event, insert, select
-from sqlalchemy.pool import SingletonThreadPool
+from sqlalchemy import Connection, bindparam, create_engine, delete, event, insert, make_url, select
+from sqlalchemy.pool import NullPool
 
 from relaybox.errors import StoreUnavailable
 from relaybox.store.base import BlobWriter, Payload
 from relaybox.store.blobs import FileBlobs, FileBlobWriter, MemoryPayload
+from relaybox.store.db import Db, SqliteDb
 from relaybox.store.migrate import upgrade
 from relaybox.store.schema import payload_chunks, payloads
 from relaybox.store.sql import BATCH, ORPHAN_GRACE, SqlStore, guard
@@ -32,7 +34,7 @@ _INSERT_CHUNK = insert(payload_chunks)
 _FIRST_CHUNK = select(payload_chunks.c.data).where(
     payload_chunks.c.payload_id == bindparam("payload_id"), payload_chunks.c.seq == 0
 )
-_Pending = tuple[Callable[[Connection], Any], "asyncio.Future[Any]"]
+_Pending = tuple[Callable[[Db], Any], "asyncio.Future[Any]"]
 
 
 class SqliteStore(SqlStore):
@@ -40,8 +42,7 @@ class SqliteStore(SqlStore):
         super().__init__()
         self.url = url
         self.blobs = FileBlobs(data_dir)
-        self.engine: Engine | None = None
-        self._writer: Engine | None = None
+        self._db: SqliteDb | None = None
         self._pending: list[_Pending] = []
         self._wake = asyncio.Event()
         self._committer: asyncio.Task[None] | None = None
@@ -49,14 +50,14 @@ class SqliteStore(SqlStore):
     async def open(self) -> None:
         self.blobs.prepare()
         with guard():
-            # One connection is all an inline store can use at a time.
-            engine = create_engine(self.url, poolclass=SingletonThreadPool)
-            event.listen(engine, "connect", _sqlite_pragmas)
-            event.listen(engine, "begin", _sqlite_begin)
-            self.engine = engine
-            self._writer = engine.execution_options(relaybox_write=True)
-            with self._writer.begin() as conn:
-                upgrade(conn)
+            _migrate(self.url)
+            raw = sqlite3.connect(make_url(self.url).database or ":memory:", check_same_thread=False)
+            try:
+                _sqlite_pragmas(raw, None)
+            except BaseException:
+                raw.close()
+                raise
+            self._db = SqliteDb(raw)
         self._committer = asyncio.create_task(self._commit_loop(), name="relaybox-group-commit")
 
     async def close(self) -> None:
@@ -69,21 +70,23 @@ class SqliteStore(SqlStore):
             with contextlib.suppress(asyncio.CancelledError):
                 await self._committer
             self._committer = None
-        if self.engine is not None:
-            self.engine.dispose()
-            self.engine = None
+        if self._db is not None:
+            self._db.raw.close()
+            self._db = None
 
     async def ping(self) -> None:
         self.blobs.check()
         await super().ping()
 
-    async def _q(self, fn: Callable[[Connection], T], *, write: bool) -> T:
-        if self.engine is None:
+    async def _q(self, fn: Callable[[Db], T], *, write: bool) -> T:
+        db = self._db
+        if db is None:
             raise StoreUnavailable("store is not open")
         if not write:
+            # Autocommit: each statement reads a consistent snapshot, and a read never runs
+            # inside a group commit (both are synchronous on this one thread).
             with guard():
-                with self.engine.connect() as conn:
-                    return fn(conn)
+                return fn(db)
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._pending.append((fn, future))
         self._wake.set()
@@ -100,17 +103,33 @@ class SqliteStore(SqlStore):
                 self._commit(batch)
 
     def _commit(self, batch: list[_Pending]) -> None:
+        db = self._db
         outcomes: list[tuple[asyncio.Future[Any], bool, Any]] = []
         try:
             with guard():
-                assert self._writer is not None
-                with self._writer.begin() as conn:
+                if db is None:
+                    raise StoreUnavailable("store is not open")
+                # IMMEDIATE takes the write lock up front (waiting under busy_timeout for other
+                # worker processes) instead of failing when a read would turn into a write.
+                db.sql("BEGIN IMMEDIATE")
+                try:
                     for fn, future in batch:
+                        db.sql("SAVEPOINT w")
                         try:
-                            with conn.begin_nested(), guard():
-                                outcomes.append((future, True, fn(conn)))
+                            with guard():
+                                value = fn(db)
                         except Exception as exc:  # this write alone is undone; it gets its error
+                            db.sql("ROLLBACK TO w")
+                            db.sql("RELEASE w")
                             outcomes.append((future, False, exc))
+                        else:
+                            db.sql("RELEASE w")
+                            outcomes.append((future, True, value))
+                    db.sql("COMMIT")
+                except BaseException:
+                    with contextlib.suppress(sqlite3.Error):
+                        db.raw.execute("ROLLBACK")
+                    raise
         except BaseException as exc:  # the commit failed: none of the batch is stored
             for _fn, future in batch:
                 if not future.done():
@@ -128,13 +147,13 @@ class SqliteStore(SqlStore):
     def new_blob(self) -> BlobWriter:
         return self.blobs.writer()
 
-    def _store_payload(self, conn: Connection, payload_id: str, blob: BlobWriter, created_at: float) -> None:
+    def _store_payload(self, db: Db, payload_id: str, blob: BlobWriter, created_at: float) -> None:
         data = blob.inline if isinstance(blob, FileBlobWriter) else None
         if data is not None:
-            conn.execute(_INSERT_CHUNK, {"payload_id": payload_id, "seq": 0, "data": data, "created_at": created_at})
+            db.run(_INSERT_CHUNK, {"payload_id": payload_id, "seq": 0, "data": data, "created_at": created_at})
 
     async def open_payload(self, payload_id: str) -> Payload:
-        row = await self._q(lambda c: c.execute(_FIRST_CHUNK, {"payload_id": payload_id}).first(), write=False)
+        row = await self._q(lambda db: db.first(_FIRST_CHUNK, {"payload_id": payload_id}), write=False)
         if row is not None:
             return MemoryPayload(bytes(row[0]))
         return self.blobs.open(payload_id)
@@ -146,9 +165,9 @@ class SqliteStore(SqlStore):
             for pid in ids:
                 self.blobs.delete(pid)
 
-        def drop(conn: Connection) -> None:
-            conn.execute(delete(payload_chunks).where(payload_chunks.c.payload_id.in_(ids)))
-            conn.execute(delete(payloads).where(payloads.c.id.in_(ids)))
+        def drop(db: Db) -> None:
+            db.run(delete(payload_chunks).where(payload_chunks.c.payload_id.in_(ids)))
+            db.run(delete(payloads).where(payloads.c.id.in_(ids)))
 
         await self._q(drop, write=True)
 
@@ -168,9 +187,22 @@ class SqliteStore(SqlStore):
         return removed
 
 
+def _migrate(url: str) -> None:
+    """Alembic runs on a SQLAlchemy connection of its own, closed again before serving.
+    Worker processes starting together migrate one after the other (BEGIN IMMEDIATE)."""
+    engine = create_engine(url, poolclass=NullPool)
+    event.listen(engine, "connect", _sqlite_pragmas)
+    event.listen(engine, "begin", _sqlite_begin)
+    try:
+        with engine.begin() as conn:
+            upgrade(conn)
+    finally:
+        engine.dispose()
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    # Transactions are begun by ``_sqlite_begin`` (the driver's own implicit BEGIN would break
-    # SAVEPOINTs, which group commit relies on).
+    # Autocommit at the driver: relaybox issues BEGIN/SAVEPOINT/COMMIT itself (the driver's
+    # own implicit BEGIN would break the SAVEPOINTs that group commit relies on).
     dbapi_conn.isolation_level = None
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
@@ -182,7 +214,4 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(conn: Connection) -> None:
-    # IMMEDIATE takes the write lock up front (waiting under busy_timeout), instead of failing
-    # with SQLITE_BUSY when a read transaction tries to become a write one.
-    write = conn.get_execution_options().get("relaybox_write", False)
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+    conn.exec_driver_sql("BEGIN IMMEDIATE")

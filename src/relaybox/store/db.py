@@ -1,0 +1,126 @@
+"""How a store function runs its statements: ``Db``, with one executor per driver.
+
+Every query is written once, as a SQLAlchemy Core statement. PostgreSQL runs it through a
+SQLAlchemy ``Connection`` (``AlchemyDb``). SQLite runs the same statement compiled once to its
+SQL text and executed straight on the ``sqlite3`` connection (``SqliteDb``): with the page
+cache warm a SQLite query costs a few microseconds, and SQLAlchemy's per-execution machinery
+(execution context, events, result wrapping) was about 40% of the server's CPU per request in
+the profile (docs/performance.md). Rows are plain tuples in both cases, in the column order of
+the statement.
+"""
+
+from __future__ import annotations
+
+import functools
+import sqlite3
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+from sqlalchemy import Connection
+from sqlalchemy.dialects import sqlite as sqlite_dialect
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql import Executable
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import ClauseElement
+
+Params = Mapping[str, Any]
+_NO_PARAMS: Params = {}
+
+
+class Db(Protocol):
+    """One connection inside one unit of work (a read, or one write of a group commit)."""
+
+    def first(self, stmt: Executable, params: Params = _NO_PARAMS) -> Sequence[Any] | None: ...
+
+    def all(self, stmt: Executable, params: Params = _NO_PARAMS) -> Sequence[Sequence[Any]]: ...
+
+    def run(self, stmt: Executable, params: Params = _NO_PARAMS) -> int:
+        """Execute a write; the number of rows it touched."""
+        ...
+
+    def insert(self, stmt: Executable, params: Params) -> int:
+        """Execute an INSERT; the autoincrement key of the new row."""
+        ...
+
+
+class AlchemyDb:
+    """Statements through a SQLAlchemy connection (PostgreSQL, migrations, tools)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def first(self, stmt: Executable, params: Params = _NO_PARAMS) -> Sequence[Any] | None:
+        return self.conn.execute(stmt, dict(params)).first()
+
+    def all(self, stmt: Executable, params: Params = _NO_PARAMS) -> Sequence[Sequence[Any]]:
+        return self.conn.execute(stmt, dict(params)).all()
+
+    def run(self, stmt: Executable, params: Params = _NO_PARAMS) -> int:
+        return int(self.conn.execute(stmt, dict(params)).rowcount)
+
+    def insert(self, stmt: Executable, params: Params) -> int:
+        key = self.conn.execute(stmt, dict(params)).inserted_primary_key
+        assert key is not None
+        return int(key[0])
+
+
+_SQLITE = sqlite_dialect.dialect(paramstyle="qmark")
+
+
+@functools.lru_cache(maxsize=512)
+def _compiled(stmt: Executable, keys: tuple[str, ...]) -> tuple[str, tuple[str, ...], Any]:
+    """SQL text, parameter order, and the compiled form when it holds values of its own.
+
+    Module-level statements stay cached; statements built per call (with their values inside)
+    pass through and fall out of the LRU.
+    """
+    assert isinstance(stmt, ClauseElement)
+    compiled = stmt.compile(dialect=_SQLITE, column_keys=list(keys), compile_kwargs={"render_postcompile": True})
+    assert isinstance(compiled, SQLCompiler)
+    names = tuple(compiled.positiontup or ())
+    own_values = any(name not in keys for name in names)
+    return compiled.string, names, compiled if own_values else None
+
+
+class SqliteDb:
+    """Compiled statements on the raw ``sqlite3`` connection (autocommit mode: the store
+    issues BEGIN/SAVEPOINT/COMMIT itself). Driver errors come out as SQLAlchemy's, so the
+    store's error handling is the same for both backends."""
+
+    def __init__(self, raw: sqlite3.Connection) -> None:
+        self.raw = raw
+
+    def _execute(self, stmt: Executable, params: Params) -> sqlite3.Cursor:
+        sql, names, compiled = _compiled(stmt, tuple(params))
+        values = compiled.construct_params(params) if compiled is not None else params
+        args = tuple(values[name] for name in names)
+        try:
+            return self.raw.execute(sql, args)
+        except sqlite3.Error as exc:
+            raise DBAPIError.instance(sql, args, exc, sqlite3.Error) from exc
+
+    def first(self, stmt: Executable, params: Params = _NO_PARAMS) -> Sequence[Any] | None:
+        row: Sequence[Any] | None = self._execute(stmt, params).fetchone()
+        return row
+
+    def all(self, stmt: Executable, params: Params = _NO_PARAMS) -> Sequence[Sequence[Any]]:
+        rows: list[Sequence[Any]] = self._execute(stmt, params).fetchall()
+        return rows
+
+    def run(self, stmt: Executable, params: Params = _NO_PARAMS) -> int:
+        return self._execute(stmt, params).rowcount
+
+    def insert(self, stmt: Executable, params: Params) -> int:
+        key = self._execute(stmt, params).lastrowid
+        assert key is not None
+        return key
+
+    def sql(self, text: str) -> None:
+        """Transaction control (BEGIN, SAVEPOINT, ...), with errors translated as above."""
+        try:
+            self.raw.execute(text)
+        except sqlite3.Error as exc:
+            raise DBAPIError.instance(text, (), exc, sqlite3.Error) from exc
+
+
+__all__ = ["AlchemyDb", "Db", "Params", "SqliteDb"]

@@ -1,0 +1,52 @@
+"""The two statement executors agree: the same Core statement gives the same rows and errors
+through SQLAlchemy (PostgreSQL's path) and compiled on the raw sqlite3 connection (SQLite's)."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+from sqlalchemy import bindparam, create_engine, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError, OperationalError
+
+from relaybox.store.db import AlchemyDb, SqliteDb
+from relaybox.store.migrate import upgrade
+from relaybox.store.schema import request_keys, routes
+
+_BY_NAME = select(routes).where(routes.c.route == bindparam("route"))
+
+
+def _both(tmp_path: Path) -> tuple[AlchemyDb, SqliteDb]:
+    engine = create_engine(f"sqlite:///{tmp_path / 'a.db'}")
+    conn = engine.connect()
+    upgrade(conn)
+    raw = sqlite3.connect(tmp_path / "b.db", isolation_level=None)
+    engine_b = create_engine(f"sqlite:///{tmp_path / 'b.db'}")
+    with engine_b.begin() as c:
+        upgrade(c)
+    engine_b.dispose()
+    return AlchemyDb(conn), SqliteDb(raw)
+
+
+def test_same_rows_counts_and_keys(tmp_path: Path) -> None:
+    for db in _both(tmp_path):
+        for name in ("a@00000001", "b@00000002"):
+            db.run(insert(routes), {"route": name, "secret": "s", "enabled": True, "created_at": 1.5})
+        assert tuple(db.first(_BY_NAME, {"route": "a@00000001"}) or ()) == ("a@00000001", "s", 1, 1.5)
+        assert db.first(_BY_NAME, {"route": "nobody@00000000"}) is None
+        # Values inside the statement (built per call) and an IN list.
+        assert db.run(update(routes).where(routes.c.route == "b@00000002").values(secret="t")) == 1
+        rows = db.all(select(routes.c.secret).where(routes.c.route.in_(["a@00000001", "b@00000002"])))
+        assert sorted(r[0] for r in rows) == ["s", "t"]
+        assert db.run(delete(routes).where(routes.c.route.in_(["a@00000001", "x"]))) == 1
+
+
+def test_errors_are_sqlalchemy_errors(tmp_path: Path) -> None:
+    for db in _both(tmp_path):
+        db.run(insert(request_keys), {"key": "k", "expires_at": 1.0})
+        with pytest.raises(IntegrityError):
+            db.run(insert(request_keys), {"key": "k", "expires_at": 2.0})
+    raw = sqlite3.connect(tmp_path / "empty.db", isolation_level=None)
+    with pytest.raises(OperationalError):
+        SqliteDb(raw).first(_BY_NAME, {"route": "a@00000001"})  # no such table

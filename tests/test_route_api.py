@@ -379,6 +379,19 @@ def test_replay_cache_survives_a_restart(server: ServerProcess) -> None:
     assert_error(httpx.get(f"{server.url}/1/list-messages", headers=headers), 401, 103)
 
 
+def test_replay_cache_survives_sigkill(server: ServerProcess) -> None:
+    # Request keys are committed without an fsync on SQLite: still durable against a crash of
+    # the server process, which is what a SIGKILL right after the answer checks.
+    b = Signer("b@replaykill", server.add_route("b@replaykill"))
+    used = [b.receive() for _ in range(3)]
+    for headers in used:
+        assert httpx.get(f"{server.url}/1/list-messages", headers=headers).status_code == 200
+    server.kill()
+    server.start()
+    for headers in used:
+        assert_error(httpx.get(f"{server.url}/1/list-messages", headers=headers), 401, 103)
+
+
 # -- 104 ----------------------------------------------------------------------------------
 def test_rate_limit_is_429_with_retry_after(server_factory) -> None:  # type: ignore[no-untyped-def]
     srv = server_factory(RATE_LIMIT="0.5", RATE_BURST="3")

@@ -119,6 +119,10 @@ async def _message_response(ex: Exchange, m: MessageRecord, index: int = 0) -> R
         h.R_PAY_FOR_REPLY: "1" if m.pay_for_reply else "0",
         h.R_ATTACHMENT_COUNT: "1",
     }
+    body = payload.whole
+    if body is not None:
+        # Already in memory: one body, without the task group a streamed response needs.
+        return Response(body, media_type="application/octet-stream", headers=headers)
     return StreamingResponse(payload.chunks(), media_type="application/octet-stream", headers=headers)
 
 

@@ -90,6 +90,12 @@ class BlobWriter(Protocol):
 class Payload(Protocol):
     """An opened payload; ``chunks`` closes it when exhausted, ``close`` in any case."""
 
+    @property
+    def whole(self) -> bytes | None:
+        """All the bytes when they are already in memory (small payloads), else None: the
+        HTTP edge then answers with one body instead of a stream."""
+        ...
+
     def chunks(self, chunk_size: int = 65536) -> AsyncIterator[bytes]: ...
 
     def close(self) -> None: ...

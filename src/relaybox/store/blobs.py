@@ -110,6 +110,10 @@ class MemoryPayload:
     def __init__(self, data: bytes) -> None:
         self._data = data
 
+    @property
+    def whole(self) -> bytes | None:
+        return self._data
+
     async def chunks(self, chunk_size: int = _CHUNK) -> AsyncIterator[bytes]:
         for i in range(0, len(self._data), chunk_size):
             yield self._data[i : i + chunk_size]
@@ -124,6 +128,8 @@ class FilePayload:
 
     def __init__(self, fh: BinaryIO) -> None:
         self._fh = fh
+
+    whole = None
 
     async def chunks(self, chunk_size: int = _CHUNK) -> AsyncIterator[bytes]:
         try:

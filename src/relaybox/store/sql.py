@@ -120,7 +120,10 @@ class SqlStore:
         self._last_orphan_scan = 0.0
 
     # -- what a backend provides -----------------------------------------------------------
-    async def _q(self, fn: Callable[[Db], T], *, write: bool) -> T:
+    async def _q(self, fn: Callable[[Db], T], *, write: bool, fsync: bool = True) -> T:
+        """Run ``fn`` in a transaction of its own (``write``) or as a read. ``fsync=False``
+        marks a write that must survive a crash of the server process but may be lost with
+        the machine's power (a used request key); a backend may commit it without an fsync."""
         raise NotImplementedError
 
     def new_blob(self) -> BlobWriter:
@@ -196,7 +199,9 @@ class SqlStore:
     # -- replay cache ----------------------------------------------------------------------
     async def use_request_key(self, key: str, expires_at: float) -> bool:
         try:
-            await self._q(lambda db: db.run(_USE_KEY, {"key": key, "expires_at": expires_at}), write=True)
+            # Without fsync: a replay is refused after any restart of relaybox; only a power
+            # loss inside the timestamp window could forget a key (docs/performance.md).
+            await self._q(lambda db: db.run(_USE_KEY, {"key": key, "expires_at": expires_at}), write=True, fsync=False)
         except IntegrityError:
             return False
         return True

@@ -34,7 +34,7 @@ _INSERT_CHUNK = insert(payload_chunks)
 _FIRST_CHUNK = select(payload_chunks.c.data).where(
     payload_chunks.c.payload_id == bindparam("payload_id"), payload_chunks.c.seq == 0
 )
-_Pending = tuple[Callable[[Db], Any], "asyncio.Future[Any]"]
+_Pending = tuple[Callable[[Db], Any], "asyncio.Future[Any]", bool]
 
 
 class SqliteStore(SqlStore):
@@ -46,6 +46,7 @@ class SqliteStore(SqlStore):
         self._pending: list[_Pending] = []
         self._wake = asyncio.Event()
         self._committer: asyncio.Task[None] | None = None
+        self._synchronous = "FULL"
 
     async def open(self) -> None:
         self.blobs.prepare()
@@ -78,7 +79,7 @@ class SqliteStore(SqlStore):
         self.blobs.check()
         await super().ping()
 
-    async def _q(self, fn: Callable[[Db], T], *, write: bool) -> T:
+    async def _q(self, fn: Callable[[Db], T], *, write: bool, fsync: bool = True) -> T:
         db = self._db
         if db is None:
             raise StoreUnavailable("store is not open")
@@ -88,7 +89,7 @@ class SqliteStore(SqlStore):
             with guard():
                 return fn(db)
         future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._pending.append((fn, future))
+        self._pending.append((fn, future, fsync))
         self._wake.set()
         return await future
 
@@ -111,9 +112,15 @@ class SqliteStore(SqlStore):
                     raise StoreUnavailable("store is not open")
                 # IMMEDIATE takes the write lock up front (waiting under busy_timeout for other
                 # worker processes) instead of failing when a read would turn into a write.
+                # A batch of request keys alone commits with synchronous=NORMAL: in WAL mode
+                # that survives a crash of this process (the OS has the WAL), not a power loss.
+                synchronous = "FULL" if any(fsync for _fn, _future, fsync in batch) else "NORMAL"
+                if synchronous != self._synchronous:
+                    db.sql(f"PRAGMA synchronous={synchronous}")
+                    self._synchronous = synchronous
                 db.sql("BEGIN IMMEDIATE")
                 try:
-                    for fn, future in batch:
+                    for fn, future, _fsync in batch:
                         db.sql("SAVEPOINT w")
                         try:
                             with guard():
@@ -131,7 +138,7 @@ class SqliteStore(SqlStore):
                         db.raw.execute("ROLLBACK")
                     raise
         except BaseException as exc:  # the commit failed: none of the batch is stored
-            for _fn, future in batch:
+            for _fn, future, _fsync in batch:
                 if not future.done():
                     future.set_exception(exc)
             return

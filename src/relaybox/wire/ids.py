@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import secrets
+import time
 from datetime import UTC, datetime
 
 # Clients paste links into URLs unquoted, so links use only RFC 3986 unreserved characters.
@@ -23,5 +25,11 @@ def is_link(value: str) -> bool:
 
 def new_request_id(now: float | None = None) -> str:
     """``YYYYMMDDHHMMSS-<16 hex>`` in UTC, as the vendor's servers answer."""
-    when = datetime.now(UTC) if now is None else datetime.fromtimestamp(now, UTC)
-    return f"{when:%Y%m%d%H%M%S}-{secrets.token_hex(8)}"
+    second = int(time.time() if now is None else now)
+    return f"{_stamp(second)}-{secrets.token_hex(8)}"
+
+
+@functools.lru_cache(maxsize=4)
+def _stamp(second: int) -> str:
+    # Formatted once per second, not once per request.
+    return f"{datetime.fromtimestamp(second, UTC):%Y%m%d%H%M%S}"

@@ -30,7 +30,7 @@ class Config:
     moto_wake_cap: int = 200
     refs: set[str] = field(default_factory=lambda: set(REFS))
     db: str | None = None
-    workers: int | None = None
+    workers: int | None = 1
     log_level: str | None = None
     pin: bool = True
     png: bool = True
@@ -84,7 +84,9 @@ def parse(argv: list[str] | None = None) -> Config:
     p.add_argument("--idle-probe", type=int, help="wake samples taken while they are held [50]")
     p.add_argument("--refs", help=f"comma list of references to measure: {','.join(REFS)} or 'none' [all]")
     p.add_argument("--db", help="run relaybox on this PostgreSQL URL instead of a fresh SQLite store")
-    p.add_argument("--workers", type=int, help="pass --workers N to relaybox serve (and the floor)")
+    p.add_argument(
+        "--workers", type=int, default=1, help="pass --workers N to relaybox serve (and the floor) [1: one server core]"
+    )
     p.add_argument("--log-level", help="RELAYBOX_LOG_LEVEL for the server (and the floor) [relaybox default]")
     p.add_argument("--no-pin", action="store_true", help="do not pin server and clients to separate cores")
     p.add_argument("--no-png", action="store_true", help="skip the plot")

@@ -127,7 +127,8 @@ class ServerProcess:
         self.backend = "postgresql" if database_url else "sqlite"
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.env = env or {}
+        # One process unless a test asks for more: per-process state (rate limits) stays simple.
+        self.env = {"RELAYBOX_WORKERS": "1", **(env or {})}
         if database_url:
             self.env["RELAYBOX_DATABASE_URL"] = database_url
         self.proc: subprocess.Popen[bytes] | None = None

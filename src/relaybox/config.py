@@ -5,6 +5,7 @@ Read once (``Settings()``) by the command that starts; everything below receives
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pydantic import Field
@@ -54,7 +55,12 @@ class Settings(BaseSettings):
     tombstone_ttl: int = Field(DEFAULT_TOMBSTONE_TTL, ge=0)
     db_pool_size: int = Field(DEFAULT_DB_POOL_SIZE, ge=1)
     db_pool_overflow: int = Field(DEFAULT_DB_POOL_OVERFLOW, ge=0)
-    workers: int = Field(1, ge=1, le=64, description="server processes sharing the port")
+    workers: int = Field(
+        default_factory=lambda: min(os.cpu_count() or 1, 64),
+        ge=1,
+        le=64,
+        description="server processes sharing the port",
+    )
     log_level: str = "info"
 
     @property

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import sys
 import time
 from typing import Any
@@ -26,6 +27,7 @@ def run_server(settings: Any, *, demo: bool) -> None:
             await _demo_routes(store, settings)
 
     run_with_store(settings, preflight)
+    _check_port(settings.host, settings.port)
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     where = settings.database_url.split("@")[-1] if settings.database_url else str(settings.data_dir.resolve())
     workers = f", {settings.workers} workers" if settings.workers > 1 else ""
@@ -53,6 +55,19 @@ def run_server(settings: Any, *, demo: bool) -> None:
     except OSError as exc:
         click.echo(f"error: cannot serve on {settings.host}:{settings.port}: {exc.strerror}", err=True)
         sys.exit(1)
+
+
+def _check_port(host: str, port: int) -> None:
+    """Refuse a port in use before uvicorn starts: its own bind failure exits from inside the
+    event loop, after the application started, which can hang on shutdown."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            click.echo(f"error: cannot serve on {host}:{port}: {exc.strerror}", err=True)
+            sys.exit(1)
 
 
 async def _demo_routes(store: Any, settings: Any) -> None:

@@ -45,7 +45,9 @@ def cli() -> None:
 @_data_dir
 @_db
 @click.option("--demo", is_flag=True, help="On first start, create two demo routes and print their secrets.")
-@click.option("--workers", envvar="RELAYBOX_WORKERS", type=int, default=None, help="Server processes [default 1]")
+@click.option(
+    "--workers", envvar="RELAYBOX_WORKERS", type=int, default=None, help="Server processes [default: number of cores]"
+)
 def serve(
     host: str | None, port: int | None, data_dir: Path | None, database_url: str | None, demo: bool, workers: int | None
 ) -> None:

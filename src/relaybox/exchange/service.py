@@ -34,6 +34,9 @@ class Exchange:
         self.hub = hub
         self.settings = settings
         self.clock = clock
+        # Waiters wake as soon as the store makes a message visible (and again, harmlessly,
+        # after its send returns, for stores that do not say).
+        store.on_commit(hub.notify)
         self.auth = Authenticator(
             store,
             window=settings.timestamp_window,

@@ -5,7 +5,7 @@ constraints (a message id reused for other content)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -105,6 +105,12 @@ class Store(Protocol):
     async def open(self) -> None: ...
 
     async def close(self) -> None: ...
+
+    def on_commit(self, listener: Callable[[str], None]) -> None:
+        """Have ``listener(recipient)`` called as soon as a new message is visible to readers,
+        where a backend knows it before the sender is acknowledged (SQLite: before the WAL
+        sync). Backends that cannot tell may never call it."""
+        ...
 
     async def ping(self) -> None:
         """Raise ``StoreUnavailable`` unless database and payload storage answer."""

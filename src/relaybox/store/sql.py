@@ -140,6 +140,9 @@ class SqlStore:
         """Payload bytes that no committed payload row owns (crash leftovers)."""
         raise NotImplementedError
 
+    def on_commit(self, listener: Callable[[str], None]) -> None:
+        pass  # see SqliteStore; elsewhere the exchange wakes waiters after the send returns
+
     def _after_insert(self, db: Db, recipient: str) -> None:
         """Hook inside the send transaction (PostgreSQL queues its cross-node NOTIFY here)."""
 

@@ -5,16 +5,19 @@ Queries run inline on the event loop: one takes tens of microseconds from the pa
 less than handing each to a worker thread and back (aiosqlite measured about ten times slower
 here). Writes are group-committed: every write transaction requested while the loop was busy
 runs in one SQLite transaction (each in its own SAVEPOINT, so one failing write does not touch
-the others) and one commit, one fsync, answers them all. A caller's write is acknowledged only
-after that commit, so a 200 still means durable.
+the others) and one commit answers them all. The commit writes the WAL; a separate task
+fdatasyncs it in a thread while the loop goes on, and a caller's write is acknowledged only
+after that sync, so a 200 still means durable (``_sync_loop``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import sqlite3
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -46,34 +49,62 @@ class SqliteStore(SqlStore):
         self._pending: list[_Pending] = []
         self._wake = asyncio.Event()
         self._committer: asyncio.Task[None] | None = None
-        self._synchronous = "FULL"
+        self._syncer: asyncio.Task[None] | None = None
+        self._unsynced: list[tuple[asyncio.Future[Any], Any]] = []
+        self._sync_wake = asyncio.Event()
+        self._wal_fd: int | None = None
+        self._sync_pool: ThreadPoolExecutor | None = None
+        self._visible: list[str] = []
+        self._listener: Callable[[str], None] | None = None
 
     async def open(self) -> None:
         self.blobs.prepare()
         with guard():
             _migrate(self.url)
-            raw = sqlite3.connect(make_url(self.url).database or ":memory:", check_same_thread=False)
+            path = make_url(self.url).database or ":memory:"
+            raw = sqlite3.connect(path, check_same_thread=False)
             try:
                 _sqlite_pragmas(raw, None)
+                # Reading once makes SQLite open (or create) the WAL file this store syncs.
+                raw.execute("SELECT count(*) FROM sqlite_master").fetchone()
+                self._wal_fd = os.open(path + "-wal", os.O_RDONLY)
             except BaseException:
                 raw.close()
                 raise
+            # Commits only write the WAL; the store makes it durable itself (``_sync_loop``).
+            raw.execute("PRAGMA synchronous=NORMAL")
             self._db = SqliteDb(raw)
         self._committer = asyncio.create_task(self._commit_loop(), name="relaybox-group-commit")
+        # A thread of its own: syncs never queue behind payload file work in the default pool.
+        self._sync_pool = ThreadPoolExecutor(1, thread_name_prefix="relaybox-wal-sync")
+        self._syncer = asyncio.create_task(self._sync_loop(), name="relaybox-wal-sync")
 
     async def close(self) -> None:
-        if self._committer is not None:
-            # Let queued writes finish before the connection goes away.
-            while self._pending and not self._committer.done():
-                self._wake.set()
-                await asyncio.sleep(0)
-            self._committer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._committer
-            self._committer = None
+        # Let queued writes commit and reach the disk before the connection goes away.
+        for _ in range(1000):
+            if not (self._pending or self._unsynced) or self._committer is None or self._committer.done():
+                break
+            self._wake.set()
+            self._sync_wake.set()
+            await asyncio.sleep(0.001)
+        for task in (self._committer, self._syncer):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._committer = self._syncer = None
+        if self._sync_pool is not None:
+            self._sync_pool.shutdown(wait=True)
+            self._sync_pool = None
+        if self._wal_fd is not None:
+            os.close(self._wal_fd)
+            self._wal_fd = None
         if self._db is not None:
             self._db.raw.close()
             self._db = None
+
+    def on_commit(self, listener: Callable[[str], None]) -> None:
+        self._listener = listener
 
     async def ping(self) -> None:
         self.blobs.check()
@@ -93,6 +124,9 @@ class SqliteStore(SqlStore):
         self._wake.set()
         return await future
 
+    def _after_insert(self, db: Db, recipient: str) -> None:
+        self._visible.append(recipient)
+
     async def _commit_loop(self) -> None:
         while True:
             await self._wake.wait()
@@ -105,33 +139,30 @@ class SqliteStore(SqlStore):
 
     def _commit(self, batch: list[_Pending]) -> None:
         db = self._db
-        outcomes: list[tuple[asyncio.Future[Any], bool, Any]] = []
+        outcomes: list[tuple[asyncio.Future[Any], bool, Any, bool]] = []
+        self._visible = []
         try:
             with guard():
                 if db is None:
                     raise StoreUnavailable("store is not open")
                 # IMMEDIATE takes the write lock up front (waiting under busy_timeout for other
                 # worker processes) instead of failing when a read would turn into a write.
-                # A batch of request keys alone commits with synchronous=NORMAL: in WAL mode
-                # that survives a crash of this process (the OS has the WAL), not a power loss.
-                synchronous = "FULL" if any(fsync for _fn, _future, fsync in batch) else "NORMAL"
-                if synchronous != self._synchronous:
-                    db.sql(f"PRAGMA synchronous={synchronous}")
-                    self._synchronous = synchronous
                 db.sql("BEGIN IMMEDIATE")
                 try:
-                    for fn, future, _fsync in batch:
+                    for fn, future, fsync in batch:
                         db.sql("SAVEPOINT w")
+                        seen = len(self._visible)
                         try:
                             with guard():
                                 value = fn(db)
                         except Exception as exc:  # this write alone is undone; it gets its error
                             db.sql("ROLLBACK TO w")
                             db.sql("RELEASE w")
-                            outcomes.append((future, False, exc))
+                            del self._visible[seen:]
+                            outcomes.append((future, False, exc, False))
                         else:
                             db.sql("RELEASE w")
-                            outcomes.append((future, True, value))
+                            outcomes.append((future, True, value, fsync))
                     db.sql("COMMIT")
                 except BaseException:
                     with contextlib.suppress(sqlite3.Error):
@@ -142,13 +173,47 @@ class SqliteStore(SqlStore):
                 if not future.done():
                     future.set_exception(exc)
             return
-        for future, ok, value in outcomes:
-            if future.done():
-                continue  # its request went away; the write is committed all the same
-            if ok:
-                future.set_result(value)
-            else:
-                future.set_exception(value)
+        # Visible to readers now: wake waiters while the WAL is still being synced (a waiter
+        # may hold a message a moment before its sender's 200; a power loss in that moment
+        # makes the sender retry, which is at-least-once, never a lost acknowledged message).
+        if self._listener is not None:
+            for recipient in dict.fromkeys(self._visible):
+                self._listener(recipient)
+        for future, ok, value, fsync in outcomes:
+            if ok and fsync:
+                self._unsynced.append((future, value))  # answered once the WAL is on disk
+                self._sync_wake.set()
+            elif not future.done():  # else its request went away; the write stands all the same
+                if ok:
+                    future.set_result(value)
+                else:
+                    future.set_exception(value)
+
+    async def _sync_loop(self) -> None:
+        """fdatasync the WAL in a thread, then answer every write committed before it began:
+        the loop keeps parsing and committing the next batch meanwhile (pipelined group commit).
+        Request keys skip this (``fsync=False``): a commit in WAL mode already survives a crash
+        of this process, only not a power loss."""
+        while True:
+            await self._sync_wake.wait()
+            self._sync_wake.clear()
+            done, self._unsynced = self._unsynced, []
+            if not done:
+                continue
+            error: BaseException | None = None
+            try:
+                with guard():
+                    assert self._wal_fd is not None
+                    await asyncio.get_running_loop().run_in_executor(self._sync_pool, os.fdatasync, self._wal_fd)
+            except BaseException as exc:
+                error = exc
+            for future, value in done:
+                if future.done():
+                    continue
+                if error is None:
+                    future.set_result(value)
+                else:
+                    future.set_exception(error)
 
     # -- payloads --------------------------------------------------------------------------
     def new_blob(self) -> BlobWriter:

@@ -38,6 +38,9 @@ _FIRST_CHUNK = select(payload_chunks.c.data).where(
     payload_chunks.c.payload_id == bindparam("payload_id"), payload_chunks.c.seq == 0
 )
 _Pending = tuple[Callable[[Db], Any], "asyncio.Future[Any]", bool]
+# WAL syncs between checkpoints: a few MiB of WAL under load (SQLite's own auto-checkpoint,
+# switched off here, would run inside a commit on the event loop every 1,000 pages).
+_CHECKPOINT_EVERY = 256
 
 
 class SqliteStore(SqlStore):
@@ -54,6 +57,10 @@ class SqliteStore(SqlStore):
         self._sync_wake = asyncio.Event()
         self._wal_fd: int | None = None
         self._sync_pool: ThreadPoolExecutor | None = None
+        self._checkpointer: sqlite3.Connection | None = None
+        self._path = ""
+        self._syncs = 0
+        self._checkpointing: asyncio.Future[None] | None = None
         self._visible: list[str] = []
         self._listener: Callable[[str], None] | None = None
 
@@ -71,8 +78,11 @@ class SqliteStore(SqlStore):
             except BaseException:
                 raw.close()
                 raise
-            # Commits only write the WAL; the store makes it durable itself (``_sync_loop``).
+            # Commits only write the WAL; the store makes it durable itself (``_sync_loop``),
+            # and checkpoints it from the sync thread, not inside a commit on the event loop.
             raw.execute("PRAGMA synchronous=NORMAL")
+            raw.execute("PRAGMA wal_autocheckpoint=0")
+            self._path = path
             self._db = SqliteDb(raw)
         self._committer = asyncio.create_task(self._commit_loop(), name="relaybox-group-commit")
         # A thread of its own: syncs never queue behind payload file work in the default pool.
@@ -96,6 +106,9 @@ class SqliteStore(SqlStore):
         if self._sync_pool is not None:
             self._sync_pool.shutdown(wait=True)
             self._sync_pool = None
+        if self._checkpointer is not None:
+            self._checkpointer.close()
+            self._checkpointer = None
         if self._wal_fd is not None:
             os.close(self._wal_fd)
             self._wal_fd = None
@@ -133,6 +146,11 @@ class SqliteStore(SqlStore):
             self._wake.clear()
             # One more turn of the loop lets every request that is ready add its write.
             await asyncio.sleep(0)
+            if self._checkpointing is not None:
+                # Commits wait (requests do not): a checkpoint that no commit races finishes
+                # the whole WAL, and only then does the next commit start it over.
+                with contextlib.suppress(BaseException):
+                    await self._checkpointing
             batch, self._pending = self._pending, []
             if batch:
                 self._commit(batch)
@@ -214,6 +232,24 @@ class SqliteStore(SqlStore):
                     future.set_result(value)
                 else:
                     future.set_exception(error)
+            self._syncs += 1
+            if error is None and self._syncs % _CHECKPOINT_EVERY == 0:
+                self._checkpointing = asyncio.get_running_loop().run_in_executor(self._sync_pool, self._checkpoint)
+                try:
+                    await self._checkpointing
+                finally:
+                    self._checkpointing = None
+
+    def _checkpoint(self) -> None:
+        """Copy the WAL into the database (in the sync thread, on a connection of its own).
+        PASSIVE never blocks writers; a checkpoint busy elsewhere (another worker) is skipped."""
+        try:
+            if self._checkpointer is None:
+                self._checkpointer = sqlite3.connect(self._path, check_same_thread=False, isolation_level=None)
+                self._checkpointer.execute("PRAGMA busy_timeout=0")
+            self._checkpointer.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.Error:
+            pass  # tried again after the next sync
 
     # -- payloads --------------------------------------------------------------------------
     def new_blob(self) -> BlobWriter:

@@ -3,6 +3,8 @@ the wake-ups (loopback datagrams between workers)."""
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 import time
 from pathlib import Path
@@ -52,3 +54,32 @@ def test_two_workers_share_wake_ups_and_replay_cache(tmp_path: Path) -> None:
     finally:
         srv.stop()
     assert list((srv.data_dir / "run").glob("*.port")) == []  # workers unregister on shutdown
+
+
+def test_workers_exit_when_their_supervisor_is_killed(tmp_path: Path) -> None:
+    srv = ServerProcess(tmp_path / "data", {"RELAYBOX_WORKERS": "2"})
+    srv.start()
+    assert srv.proc is not None
+    children = Path(f"/proc/{srv.proc.pid}/task/{srv.proc.pid}/children").read_text().split()
+    workers = [int(pid) for pid in children]
+    try:
+        assert len(workers) >= 2
+        srv.proc.kill()  # SIGKILL: the supervisor cannot stop its workers itself
+        srv.proc.wait()
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and any(_running(pid) for pid in workers):
+            time.sleep(0.1)
+        assert not any(_running(pid) for pid in workers), "orphaned workers still running"
+    finally:
+        for pid in workers:
+            if _running(pid):
+                os.kill(pid, signal.SIGKILL)
+        srv.stop()
+
+
+def _running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import logging
+import os
+import signal
+import sys
 from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
@@ -23,11 +27,26 @@ from relaybox.store import Store, make_store
 
 log = logging.getLogger("relaybox")
 
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+
 
 def app_from_env() -> Starlette:
     """The app of one worker of ``serve --workers N``: settings come from ``RELAYBOX_*``, which
     the parent set from its own resolved settings before starting the workers."""
+    _exit_with_parent()
     return create_app(Settings())
+
+
+def _exit_with_parent() -> None:
+    """A worker whose supervisor was killed (SIGKILL, OOM) gets SIGTERM and shuts down instead
+    of serving on as an orphan that holds the port and the store (Linux; elsewhere a no-op)."""
+    if sys.platform != "linux":
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() == 1:  # the parent died before the call above
+            os.kill(os.getpid(), signal.SIGTERM)
 
 
 def create_app(settings: Settings, store: Store | None = None) -> Starlette:

@@ -149,7 +149,7 @@ class SqliteStore(SqlStore):
             if self._checkpointing is not None:
                 # Commits wait (requests do not): a checkpoint that no commit races finishes
                 # the whole WAL, and only then does the next commit start it over.
-                with contextlib.suppress(BaseException):
+                with contextlib.suppress(Exception):  # its errors are its own; a cancel stops us
                     await self._checkpointing
             batch, self._pending = self._pending, []
             if batch:
@@ -218,12 +218,12 @@ class SqliteStore(SqlStore):
             done, self._unsynced = self._unsynced, []
             if not done:
                 continue
-            error: BaseException | None = None
+            error: Exception | None = None
             try:
                 with guard():
                     assert self._wal_fd is not None
                     await asyncio.get_running_loop().run_in_executor(self._sync_pool, os.fdatasync, self._wal_fd)
-            except BaseException as exc:
+            except Exception as exc:  # not CancelledError: close() must be able to stop this loop
                 error = exc
             for future, value in done:
                 if future.done():

@@ -232,4 +232,4 @@ def test_db_upgrade_migrates_a_fresh_database() -> None:
             finally:
                 await conn.close()
 
-        assert run_async(version) == "0002"
+        assert run_async(version) == "0003"

@@ -33,6 +33,13 @@ DEFAULT_TOMBSTONE_TTL = 7 * 24 * 3600
 # PostgreSQL's default max_connections of 100.
 DEFAULT_DB_POOL_SIZE = 5
 DEFAULT_DB_POOL_OVERFLOW = 5
+# Management API (/v1), as the seed: 50 requests per 10 s, 10 files / 10 MiB per message.
+DEFAULT_TOKEN_TTL = 24 * 3600
+DEFAULT_V1_RATE_LIMIT = 50
+DEFAULT_V1_RATE_WINDOW = 10.0
+DEFAULT_V1_MAX_FILES = 10
+DEFAULT_V1_MAX_BYTES = 10 * 1024 * 1024
+DEFAULT_V1_DEFAULT_EXPIRY = 24 * 3600
 
 
 class Settings(BaseSettings):
@@ -62,6 +69,15 @@ class Settings(BaseSettings):
         description="server processes sharing the port",
     )
     log_level: str = "info"
+    # -- management API (/v1) --
+    token_ttl: int = Field(DEFAULT_TOKEN_TTL, ge=1, description="lifetime of a /v1 token, seconds")
+    v1_rate_limit: int = Field(DEFAULT_V1_RATE_LIMIT, ge=0, description="/v1 requests per window per token; 0 = off")
+    v1_rate_window: float = Field(DEFAULT_V1_RATE_WINDOW, gt=0)
+    v1_max_files: int = Field(DEFAULT_V1_MAX_FILES, ge=1)
+    v1_max_bytes: int = Field(DEFAULT_V1_MAX_BYTES, ge=1, description="total attachment bytes per /v1 message")
+    v1_batch_max_bytes: int = Field(DEFAULT_V1_MAX_BYTES, ge=1, description="attachment bytes per batch download")
+    v1_default_expiry: int = Field(DEFAULT_V1_DEFAULT_EXPIRY, ge=1, description="expiry of /v1 sends, seconds")
+    public_url: str | None = Field(None, description="base URL of Link headers (default: the request's)")
 
     @property
     def store_url(self) -> str:

@@ -5,9 +5,11 @@
     RelayboxError            a failure with a stable wire code (see ``ErrorCode``)
     ├── StoreUnavailable     the database or the payload directory cannot be used (503)
     └── ApiError             raised by the SDK: the server answered with ``error: code=...``
+    ManagementError          a /v1 refusal: HTTP status + ``{"message": TEXT}`` (the seed's form)
 
 Domain code raises ``RelayboxError(ErrorCode.X, detail)``; the HTTP edge renders it in one
-place (``relaybox.api.errors``) as ``error: code=NNN; message=TEXT`` with an empty body.
+place (``relaybox.api.errors``) as ``error: code=NNN; message=TEXT`` with an empty body on the
+route API, and as ``{"message": TEXT}`` on the management API (/v1).
 This module imports nothing from relaybox so that the SDK can use it.
 """
 
@@ -88,6 +90,29 @@ class StoreUnavailable(RelayboxError):
 def missing_header(name: str, why: str = "is missing") -> RelayboxError:
     """400 code 100 naming the header, e.g. ``Header 'message-id' is missing``."""
     return RelayboxError(ErrorCode.MISSING_HEADER, f"Header '{name}' {why}")
+
+
+class ManagementError(Exception):
+    """A refusal of the management API (/v1): an HTTP status and the seed's Generic Response
+    ``{"message": TEXT}``. Rendered in the same place as ``RelayboxError``."""
+
+    def __init__(self, status: int, message: str, *, retry_after: int | None = None) -> None:
+        self.status = status
+        self.message = message
+        self.retry_after = retry_after
+        super().__init__(f"{status}: {message}")
+
+
+def bad_request(message: str) -> ManagementError:
+    return ManagementError(400, message)
+
+
+def not_found(message: str) -> ManagementError:
+    return ManagementError(404, message)
+
+
+UNAUTHORIZED = "Missing or invalid token"
+FORBIDDEN = "Station not found in your account"
 
 
 class ApiError(RelayboxError):

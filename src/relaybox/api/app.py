@@ -16,11 +16,14 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.routing import Route
 
-from relaybox.api import errors, messages
+from relaybox.api import errors, messages, openapi, v1
 from relaybox.api.edge import EdgeMiddleware
 from relaybox.config import Settings
-from relaybox.errors import RelayboxError
+from relaybox.errors import ManagementError, RelayboxError
 from relaybox.exchange.expiry import Sweeper
+from relaybox.exchange.identity import Identity
+from relaybox.exchange.management import Management
+from relaybox.exchange.receipts import Receipts
 from relaybox.exchange.service import Exchange
 from relaybox.notify import make_hub
 from relaybox.store import Store, make_store
@@ -52,12 +55,17 @@ def _exit_with_parent() -> None:
 def create_app(settings: Settings, store: Store | None = None) -> Starlette:
     store = store or make_store(settings)
     hub = make_hub(settings)
-    exchange = Exchange(store, hub, settings)
+    receipts = Receipts(store)
+    exchange = Exchange(store, hub, settings, receipts)
+    identity = Identity(store, settings)
+    management = Management(store, hub, settings, receipts)
     sweeper = Sweeper(store, interval=settings.sweep_interval, tombstone_ttl=settings.tombstone_ttl)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await store.open()
+        await identity.start()
+        await receipts.start()
         await hub.start()
         task = asyncio.create_task(sweeper.run_forever(), name="relaybox-sweeper")
         try:
@@ -76,14 +84,24 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
         Route("/1/get-next-message/{link:path}", messages.get_next_message, methods=["GET"]),
         Route("/1/wait-next-message/{link:path}", messages.wait_next_message, methods=["GET"]),
         Route("/1/ping", messages.ping, methods=["GET"]),
+        *v1.handlers(),
+        Route("/openapi.json", openapi.openapi_json, methods=["GET"]),
+        Route("/docs", openapi.swagger_ui, methods=["GET"]),
+        Route("/redoc", openapi.redoc, methods=["GET"]),
     ]
     app = Starlette(
         routes=handlers,
         middleware=[Middleware(EdgeMiddleware)],
-        exception_handlers={RelayboxError: errors.relaybox_error, HTTPException: errors.http_error},
+        exception_handlers={
+            RelayboxError: errors.relaybox_error,
+            ManagementError: errors.management_error,
+            HTTPException: errors.http_error,
+        },
         lifespan=lifespan,
     )
     app.state.exchange = exchange
+    app.state.identity = identity
+    app.state.management = management
     app.state.sweeper = sweeper
     app.state.settings = settings
     return app

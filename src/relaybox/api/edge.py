@@ -3,6 +3,7 @@ documented format for anything that escaped the handlers (logged, never shown to
 
 from __future__ import annotations
 
+import json
 import logging
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -41,14 +42,15 @@ class EdgeMiddleware:
             if started:
                 raise
             err = ErrorCode.INTERNAL
-            await send_with_id(
-                {
-                    "type": "http.response.start",
-                    "status": err.http_status,
-                    "headers": [
-                        (h.ERROR.encode(), f"code={err.code}; message={err.message}".encode()),
-                        (b"content-length", b"0"),
-                    ],
-                }
-            )
-            await send({"type": "http.response.body", "body": b""})
+            if str(scope.get("path", "")).startswith("/v1/"):
+                # The management API's form: a JSON Generic Response.
+                body = json.dumps({"message": err.message}).encode()
+                headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+            else:
+                body = b""
+                headers = [
+                    (h.ERROR.encode(), f"code={err.code}; message={err.message}".encode()),
+                    (b"content-length", b"0"),
+                ]
+            await send_with_id({"type": "http.response.start", "status": err.http_status, "headers": headers})
+            await send({"type": "http.response.body", "body": body})

@@ -1,13 +1,20 @@
-"""The one place errors become HTTP: ``error: code=NNN; message=TEXT``, empty body."""
+"""The one place errors become HTTP. The route API (/1): ``error: code=NNN; message=TEXT`` with
+an empty body. The management API (/v1): the seed's Generic Response ``{"message": TEXT}``."""
 
 from __future__ import annotations
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 
-from relaybox.errors import ErrorCode, RelayboxError
+from relaybox.errors import ErrorCode, ManagementError, RelayboxError
 from relaybox.wire import headers as h
+
+V1_PREFIX = "/v1/"
+
+
+def is_v1(path: str) -> bool:
+    return path.startswith(V1_PREFIX) or path == "/v1"
 
 
 def error_response(error: RelayboxError) -> Response:
@@ -17,20 +24,37 @@ def error_response(error: RelayboxError) -> Response:
     return Response(status_code=error.http_status, headers=headers)
 
 
-async def relaybox_error(_request: Request, exc: Exception) -> Response:
+def v1_response(status: int, message: str, retry_after: int | None = None) -> Response:
+    headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+    return JSONResponse({"message": message}, status_code=status, headers=headers)
+
+
+async def management_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ManagementError)
+    return v1_response(exc.status, exc.message, exc.retry_after)
+
+
+async def relaybox_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RelayboxError)
+    if is_v1(request.url.path):
+        return v1_response(exc.http_status, exc.detail, exc.retry_after)
     return error_response(exc)
 
 
-async def http_error(_request: Request, exc: Exception) -> Response:
+async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if exc.status_code == 405:
-        response = error_response(RelayboxError(ErrorCode.METHOD_NOT_ALLOWED))
-        if exc.headers and "Allow" in exc.headers:
-            response.headers["Allow"] = exc.headers["Allow"]
-        return response
-    if exc.status_code == 404:
-        return error_response(RelayboxError(ErrorCode.UNKNOWN_ENDPOINT))
-    if exc.status_code == 413:
-        return error_response(RelayboxError(ErrorCode.TOO_LARGE))
-    return error_response(RelayboxError(ErrorCode.MISSING_HEADER, exc.detail))
+        error = RelayboxError(ErrorCode.METHOD_NOT_ALLOWED)
+    elif exc.status_code == 404:
+        error = RelayboxError(ErrorCode.UNKNOWN_ENDPOINT)
+    elif exc.status_code == 413:
+        error = RelayboxError(ErrorCode.TOO_LARGE)
+    else:
+        error = RelayboxError(ErrorCode.MISSING_HEADER, exc.detail)
+    if is_v1(request.url.path):
+        response = v1_response(error.http_status, "Not found" if exc.status_code == 404 else error.detail)
+    else:
+        response = error_response(error)
+    if exc.status_code == 405 and exc.headers and "Allow" in exc.headers:
+        response.headers["Allow"] = exc.headers["Allow"]
+    return response

@@ -11,7 +11,6 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 
 from relaybox.api.upload import receive_data_part
-from relaybox.errors import ErrorCode, RelayboxError
 from relaybox.exchange.service import Exchange
 from relaybox.store.base import MessageRecord
 from relaybox.wire import headers as h
@@ -60,7 +59,7 @@ def _list_entry(m: MessageRecord) -> dict[str, object]:
         "file_name": m.file_name,
         "size": m.size,
         "md5": m.md5,
-        "attachment_count": 1,
+        "attachment_count": m.attachment_count,
     }
 
 
@@ -100,24 +99,24 @@ async def ping(request: Request) -> Response:
 
 
 async def _message_response(ex: Exchange, m: MessageRecord, index: int = 0) -> Response:
-    if index != 0:
-        raise RelayboxError(ErrorCode.MESSAGE_NOT_FOUND, "No attachment with that index")
-    payload = await ex.open_payload(m)
+    """Attachment ``index`` of the message (the only one of a route-API send); the headers
+    describe that file."""
+    a, payload = await ex.open_payload(m, index)
     headers = {
-        "Content-Length": str(m.size),
-        "Content-Disposition": content_disposition(m.file_name),
+        "Content-Length": str(a.size),
+        "Content-Disposition": content_disposition(a.file_name),
         "Content-Description": "File Transfer",
         "Content-Transfer-Encoding": "binary",
         "Cache-Control": "must-revalidate, post-check=0, pre-check=0",
         "Pragma": "public",
         h.R_MESSAGE_LINK: m.link,
-        h.R_MESSAGE_FILE_NAME: header_file_name(m.file_name),
+        h.R_MESSAGE_FILE_NAME: header_file_name(a.file_name),
         h.R_MESSAGE_FROM: m.sender,
         h.R_MESSAGE_ID: m.message_id,
-        h.R_MESSAGE_MD5: m.md5,
+        h.R_MESSAGE_MD5: a.md5,
         h.R_MESSAGE_EXPIRES: format_date(m.expires_at),
         h.R_PAY_FOR_REPLY: "1" if m.pay_for_reply else "0",
-        h.R_ATTACHMENT_COUNT: "1",
+        h.R_ATTACHMENT_COUNT: str(m.attachment_count),
     }
     body = payload.whole
     if body is not None:

@@ -1,4 +1,5 @@
-"""Streaming receipt of the multipart ``data`` part straight into a ``BlobWriter``.
+"""Streaming receipt of uploads straight into ``BlobWriter``s: the route API's multipart
+``data`` part, and a /v1 send's files (a raw body, or multipart ``file`` parts).
 
 The body is never held whole in memory: python-multipart parses it chunk by chunk and the
 ``data`` bytes go to the blob (a temp file) as they arrive. A ``data`` part over the limit is
@@ -7,11 +8,15 @@ refused with 413 as soon as the limit is crossed.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect, Request
 
-from relaybox.errors import ErrorCode, RelayboxError
+from relaybox.errors import ErrorCode, ManagementError, RelayboxError, bad_request
 from relaybox.store.base import BlobWriter
+from relaybox.store.views import NewFile
+from relaybox.wire import v1
 from relaybox.wire.files import clean_file_name
 
 DATA_PART = "data"
@@ -136,3 +141,115 @@ async def _drain(stream: object) -> None:
                 break
     except Exception:
         pass
+
+
+# -- /v1 sends: a raw body (``Name`` header) or multipart ``file`` parts --------------------------
+FILE_PART = "file"
+
+
+async def receive_files(
+    request: Request, new_blob: Callable[[], BlobWriter], max_files: int, max_bytes: int
+) -> list[NewFile]:
+    """Read a /v1 send's files into blobs; 400 for a malformed body, 413 over the limits.
+    The caller discards the returned blobs if it does not commit them; on error they are
+    discarded here."""
+    files: list[NewFile] = []
+    try:
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > max_bytes + (_OVERHEAD if _boundary(request) else 0):
+            raise ManagementError(413, f"Message is larger than {max_bytes} bytes")
+        if _boundary(request) is None:
+            await _receive_raw(request, new_blob, max_bytes, files)
+        else:
+            await _receive_parts(request, new_blob, max_files, max_bytes, files)
+    except BaseException:
+        for f in files:
+            await f.blob.discard()
+        raise
+    return files
+
+
+def _too_large(max_bytes: int) -> ManagementError:
+    return ManagementError(413, f"Message is larger than {max_bytes} bytes")
+
+
+async def _receive_raw(
+    request: Request, new_blob: Callable[[], BlobWriter], max_bytes: int, files: list[NewFile]
+) -> None:
+    raw_name = request.headers.get("name")
+    if not raw_name:
+        raise bad_request("Missing Name header")
+    # Header bytes arrive as latin-1; the seed's clients send UTF-8 names.
+    name = v1.file_name(raw_name.encode("latin-1").decode("utf-8", "replace"))
+    ctype = request.headers.get("content-type") or "application/octet-stream"
+    blob = new_blob()
+    files.append(NewFile(blob, name, ctype[:255]))
+    stream = request.stream()
+    try:
+        async for chunk in stream:
+            if blob.size + len(chunk) > max_bytes:
+                raise _too_large(max_bytes)
+            await blob.write(chunk)
+    except ManagementError:
+        await _drain(stream)
+        raise
+
+
+async def _receive_parts(
+    request: Request, new_blob: Callable[[], BlobWriter], max_files: int, max_bytes: int, files: list[NewFile]
+) -> None:
+    boundary = _boundary(request)
+    assert boundary is not None
+    collector = _Collector()
+    callbacks = {name: getattr(collector, name) for name in dir(collector) if name.startswith("on_")}
+    parser = MultipartParser(boundary, callbacks)  # type: ignore[arg-type]
+    part: _Part | None = None
+    current: BlobWriter | None = None
+    total = 0
+    names: set[str] = set()
+    stream = request.stream()
+    try:
+        async for chunk in stream:
+            parser.write(chunk)
+            for kind, value in collector.events:
+                if kind == "begin":
+                    part = _Part()
+                elif kind == "header" and part is not None:
+                    field, _, val = value.partition(b"\x00")
+                    part.headers[field] = val
+                elif kind == "headers_done" and part is not None:
+                    _, params = parse_options_header(part.headers.get(b"content-disposition", b""))
+                    pname = params.get(b"name")
+                    if pname is None or pname.decode("latin-1") != FILE_PART:
+                        raise bad_request("Every part must be a 'file' part")
+                    raw = params.get(b"filename")
+                    if raw is None:
+                        raise bad_request("Every file part needs a filename")
+                    name = v1.file_name(raw.decode("utf-8", "replace"))
+                    if name in names:
+                        raise bad_request(f"Two files are named {name!r}")
+                    names.add(name)
+                    if len(files) >= max_files:
+                        raise ManagementError(413, f"More than {max_files} files")
+                    ctype = part.headers.get(b"content-type", b"").decode("latin-1") or "application/octet-stream"
+                    current = new_blob()
+                    files.append(NewFile(current, name, ctype[:255]))
+                elif kind == "data" and current is not None:
+                    total += len(value)
+                    if total > max_bytes:
+                        raise _too_large(max_bytes)
+                    await current.write(value)
+                elif kind == "end":
+                    current = None
+            collector.events.clear()
+        parser.finalize()
+    except ManagementError as exc:
+        if exc.status == 413:
+            await _drain(stream)
+        raise
+    except ClientDisconnect:
+        raise
+    except Exception as exc:  # python-multipart's own errors on malformed bodies
+        raise bad_request(f"Malformed multipart body: {type(exc).__name__}") from None
+    if not files:
+        raise bad_request("No 'file' part in the multipart body")

@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from relaybox import __version__
-from relaybox.cli import client_cmds
+from relaybox.cli import client_cmds, manage_cmds, provision
 from relaybox.cli._store import run_with_store, settings_from
 from relaybox.wire.headers import is_route
 
@@ -187,6 +187,8 @@ def _fail(message: str) -> None:
 
 
 client_cmds.register(cli)
+manage_cmds.register(cli)
+provision.register(cli)
 
 
 def main() -> None:

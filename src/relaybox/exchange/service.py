@@ -10,8 +10,9 @@ from relaybox.config import Settings
 from relaybox.errors import ErrorCode, RelayboxError, StoreUnavailable
 from relaybox.exchange.authn import Authenticator
 from relaybox.exchange.ratelimit import RateLimiter
+from relaybox.exchange.receipts import Receipts
 from relaybox.notify.hub import Hub
-from relaybox.store.base import BlobWriter, MessageRecord, NewMessage, Payload, SendOutcome, Store
+from relaybox.store.base import AttachmentRecord, BlobWriter, MessageRecord, NewMessage, Payload, SendOutcome, Store
 from relaybox.wire import headers as h
 from relaybox.wire.ids import START_LINK, is_link
 
@@ -29,10 +30,13 @@ class SendRequest:
 
 
 class Exchange:
-    def __init__(self, store: Store, hub: Hub, settings: Settings, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, store: Store, hub: Hub, settings: Settings, receipts: Receipts, clock: Callable[[], float] = time.time
+    ) -> None:
         self.store = store
         self.hub = hub
         self.settings = settings
+        self.receipts = receipts
         self.clock = clock
         # Waiters wake as soon as the store makes a message visible (and again, harmlessly,
         # after its send returns, for stores that do not say).
@@ -64,6 +68,11 @@ class Exchange:
         """Refusals that need no body: unknown recipient (201), message id taken (204)."""
         recipient = await self.store.get_route(req.to)
         if recipient is None or not recipient.enabled:
+            raise RelayboxError(ErrorCode.RECIPIENT_NOT_FOUND)
+        incoming = await self.store.partners.resolved(req.to, sender)
+        if incoming is not None and incoming.pause_incoming:
+            # The receiver paused this sender (/v1 partner setting): refused like an unknown
+            # recipient, so the pause is not revealed. Checked again at commit.
             raise RelayboxError(ErrorCode.RECIPIENT_NOT_FOUND)
         for old in await self.store.find_sent(sender, req.message_id, self.clock()):
             if old.recipient != req.to or old.md5 != req.md5:
@@ -127,14 +136,25 @@ class Exchange:
                     continue
             return record
 
-    async def open_payload(self, record: MessageRecord) -> Payload:
-        """Open the message's bytes; a purge that won the race reads as expired (410)."""
-        if record.payload_id is None:
+    async def open_payload(self, record: MessageRecord, index: int = 0) -> tuple[AttachmentRecord, Payload]:
+        """Open attachment ``index`` (404 code 301 past the last) of a message the receiver is
+        about to get; a purge that won the race reads as expired (410). This is a download by
+        the receiver: a receipt the sender asked for is recorded now."""
+        found = await self.store.views.attachment(record, index)
+        if found is None:
+            raise RelayboxError(ErrorCode.MESSAGE_NOT_FOUND, "No attachment with that index")
+        if found.payload_id is None:
             raise RelayboxError(ErrorCode.MESSAGE_EXPIRED)
         try:
-            return await self.store.open_payload(record.payload_id)
+            payload = await self.store.open_payload(found.payload_id)
         except FileNotFoundError:
             raise RelayboxError(ErrorCode.MESSAGE_EXPIRED) from None
+        try:
+            await self.receipts.record_if_due(record)
+        except BaseException:
+            payload.close()
+            raise
+        return found, payload
 
     async def _find(self, route: str, link: str) -> MessageRecord:
         record = await self.store.get_message(route, link) if is_link(link) else None

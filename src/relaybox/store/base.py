@@ -7,7 +7,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from relaybox.store.accounts import AccountStore
+    from relaybox.store.partners import PartnerStore
+    from relaybox.store.views import ViewStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +38,18 @@ class MessageRecord:
     received_at: float
     expires_at: float
     payload_id: str | None
+    # Management API (/v1) fields; the defaults describe a route-API message.
+    subject: str | None = None
+    content_type: str = "application/octet-stream"
+    sha256: str | None = None
+    attachment_count: int = 1
+    state: str = "sent"  # sent | queued | stopped
+    sender_deleted: bool = False
+    receiver_deleted: bool = False
+    sender_type: str = "Production"
+    receiver_type: str = "Production"
+    receipt_requested: bool = False
+    receipt_at: float | None = None
 
     def expired(self, now: float) -> bool:
         return self.payload_id is None or self.expires_at <= now
@@ -59,6 +76,69 @@ class SendOutcome:
 
 
 @dataclass(frozen=True, slots=True)
+class AttachmentRecord:
+    """One file of a message; index 0 is the message row's own file."""
+
+    index: int
+    file_name: str
+    size: int
+    md5: str
+    sha256: str | None
+    content_type: str
+    payload_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class FailureRecord:
+    """A failed delivery attempt of a message (the /v1 failed list)."""
+
+    id: int
+    link: str
+    attempted_at: float
+    status: int
+    error: str
+
+
+@dataclass(frozen=True, slots=True)
+class AccountRecord:
+    id: int
+    email: str
+    password_hash: str
+    password_version: int
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class StationRecord:
+    id: int
+    route: str
+    name: str | None
+    comments: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PartnerRecord:
+    id: int
+    station: str
+    route: str
+    partner_type: str  # Production | Test
+    name: str
+    description: str
+    uri: str | None
+    message_subject: str | None
+    custom_headers: tuple[tuple[str, str], ...]
+    pause_incoming: bool
+    pause_outgoing: bool
+    send_timeout: int
+    request_mdn: bool
+    created_at: float
+
+
+class Conflict(Exception):
+    """A uniqueness rule refused the write (an existing account, partner, ...)."""
+
+
+@dataclass(frozen=True, slots=True)
 class SweepReport:
     purged: int = 0
     tombstones_dropped: int = 0
@@ -75,6 +155,9 @@ class BlobWriter(Protocol):
 
     @property
     def md5(self) -> str: ...
+
+    @property
+    def sha256(self) -> str: ...
 
     async def write(self, chunk: bytes) -> None: ...
 
@@ -102,6 +185,11 @@ class Payload(Protocol):
 
 
 class Store(Protocol):
+    # The management API's queries (/v1), on the same database.
+    accounts: AccountStore
+    partners: PartnerStore
+    views: ViewStore
+
     async def open(self) -> None: ...
 
     async def close(self) -> None: ...

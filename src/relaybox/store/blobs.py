@@ -152,6 +152,7 @@ class CountingWriter:
     def __init__(self) -> None:
         self._id = secrets.token_hex(16)
         self._md5 = hashlib.md5()
+        self._sha256 = hashlib.sha256()  # for signed receipts (/v1)
         self._size = 0
 
     @property
@@ -162,8 +163,13 @@ class CountingWriter:
     def md5(self) -> str:
         return self._md5.hexdigest()
 
+    @property
+    def sha256(self) -> str:
+        return self._sha256.hexdigest()
+
     def _count(self, chunk: bytes) -> None:
         self._md5.update(chunk)
+        self._sha256.update(chunk)
         self._size += len(chunk)
 
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import functools
 import sqlite3
-from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Connection
 from sqlalchemy.dialects import sqlite as sqlite_dialect
@@ -25,6 +25,7 @@ from sqlalchemy.sql.elements import ClauseElement
 
 Params = Mapping[str, Any]
 _NO_PARAMS: Params = {}
+T = TypeVar("T")
 
 
 class Db(Protocol):
@@ -41,6 +42,12 @@ class Db(Protocol):
     def insert(self, stmt: Executable, params: Params) -> int:
         """Execute an INSERT; the autoincrement key of the new row."""
         ...
+
+
+class Runner(Protocol):
+    """How a store runs a unit of work: ``SqlStore._q`` (a transaction of its own, or a read)."""
+
+    async def __call__(self, fn: Callable[[Db], T], *, write: bool, fsync: bool = True) -> T: ...
 
 
 class AlchemyDb:
@@ -123,4 +130,4 @@ class SqliteDb:
             raise DBAPIError.instance(text, (), exc, sqlite3.Error) from exc
 
 
-__all__ = ["AlchemyDb", "Db", "Params", "SqliteDb"]
+__all__ = ["AlchemyDb", "Db", "Params", "Runner", "SqliteDb"]

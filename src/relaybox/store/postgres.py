@@ -43,6 +43,8 @@ def libpq_url(url: str) -> str:
 
 
 class PostgresStore(SqlStore):
+    dialect = "postgresql"
+
     def __init__(self, url: str, *, pool_size: int = 10, max_overflow: int = 10) -> None:
         super().__init__()
         self.url = url

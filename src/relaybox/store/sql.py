@@ -15,15 +15,18 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, delete, exists, insert, select, text, update
+from sqlalchemy import bindparam, delete, exists, false, insert, literal_column, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.sql import Executable
 
 from relaybox.errors import ErrorCode, RelayboxError, StoreUnavailable
+from relaybox.store.accounts import AccountStore, drop_station
 from relaybox.store.base import BlobWriter, MessageRecord, NewMessage, Payload, RouteRecord, SendOutcome, SweepReport
 from relaybox.store.db import Db
-from relaybox.store.schema import messages, payloads, request_keys, routes
+from relaybox.store.partners import PartnerStore, resolve
+from relaybox.store.schema import attachments, messages, partners, payloads, request_keys, routes
+from relaybox.store.views import ViewStore, drop_related
 from relaybox.wire.ids import new_link
 
 T = TypeVar("T")
@@ -65,16 +68,22 @@ _SENT_ANY = select(messages).where(
 )
 _INSERT_PAYLOAD = insert(payloads)
 _INSERT_MESSAGE = insert(messages)
+# In a route's mailbox: delivered (not queued or stopped) and not deleted by the receiver (/v1).
+# (A literal, not a bound value: the hot statements stay free of values of their own.)
+_IN_MAILBOX = (messages.c.state == literal_column("'sent'"), messages.c.receiver_deleted.is_(false()))
 _LIST = (
     select(messages)
     .where(
         messages.c.recipient == bindparam("recipient"),
         messages.c.expires_at > bindparam("now"),
         messages.c.payload_id.is_not(None),
+        *_IN_MAILBOX,
     )
     .order_by(messages.c.seq)
 )
-_GET = select(messages).where(messages.c.link == bindparam("link"), messages.c.recipient == bindparam("recipient"))
+_GET = select(messages).where(
+    messages.c.link == bindparam("link"), messages.c.recipient == bindparam("recipient"), *_IN_MAILBOX
+)
 _NEXT = (
     select(messages)
     .where(
@@ -82,15 +91,17 @@ _NEXT = (
         messages.c.seq > bindparam("after"),
         messages.c.expires_at > bindparam("now"),
         messages.c.payload_id.is_not(None),
+        *_IN_MAILBOX,
     )
     .order_by(messages.c.seq)
     .limit(1)
 )
 
 
-def _message(row: Sequence[Any]) -> MessageRecord:
+def message_from_row(row: Sequence[Any]) -> MessageRecord:
     # Positional: ``select(messages)`` yields the table's columns in the order of schema.py.
-    seq, link, recipient, sender, message_id, md5, size, file_name, pfr, priority, received, expires, pid = row
+    (seq, link, recipient, sender, message_id, md5, size, file_name, pfr, priority, received, expires, pid,
+     subject, ctype, sha256, count, state, s_del, r_del, s_type, r_type, receipt_req, receipt_at) = row  # fmt: skip
     return MessageRecord(
         seq=seq,
         link=link,
@@ -105,6 +116,17 @@ def _message(row: Sequence[Any]) -> MessageRecord:
         received_at=received,
         expires_at=expires,
         payload_id=pid,
+        subject=subject,
+        content_type=ctype,
+        sha256=sha256,
+        attachment_count=count,
+        state=state,
+        sender_deleted=bool(s_del),
+        receiver_deleted=bool(r_del),
+        sender_type=s_type,
+        receiver_type=r_type,
+        receipt_requested=bool(receipt_req),
+        receipt_at=receipt_at,
     )
 
 
@@ -116,8 +138,14 @@ def _route(row: Sequence[Any]) -> RouteRecord:
 class SqlStore:
     """The shared half of every SQL ``Store``; subclasses provide the engine, ``_q`` and payloads."""
 
+    dialect = "sqlite"
+
     def __init__(self) -> None:
         self._last_orphan_scan = 0.0
+        # The management API's queries, run by this store's ``_q``.
+        self.accounts = AccountStore(self._q)
+        self.partners = PartnerStore(self._q)
+        self.views = ViewStore(self)
 
     # -- what a backend provides -----------------------------------------------------------
     async def _q(self, fn: Callable[[Db], T], *, write: bool, fsync: bool = True) -> T:
@@ -189,6 +217,9 @@ class SqlStore:
 
         def remove(db: Db) -> int:
             removed = db.run(delete(routes).where(routes.c.route == route))
+            # It stops being a station, and its partner records go (its messages stay).
+            drop_station(db, route)
+            db.run(delete(partners).where(partners.c.station == route))
             # Its mailbox goes with it: expire now, the sweeper purges payloads.
             db.run(
                 update(messages)
@@ -213,7 +244,7 @@ class SqlStore:
     async def find_sent(self, sender: str, message_id: str, now: float) -> list[MessageRecord]:
         params = {"sender": sender, "message_id": message_id, "now": now}
         rows = await self._q(lambda db: db.all(_FIND_SENT, params), write=False)
-        return [_message(r) for r in rows]
+        return [message_from_row(r) for r in rows]
 
     async def add_message(self, new: NewMessage, blob: BlobWriter) -> SendOutcome:
         try:
@@ -234,7 +265,7 @@ class SqlStore:
     def _add_message(self, db: Db, new: NewMessage, blob: BlobWriter, payload_id: str) -> SendOutcome:
         rows = db.all(_SENT_ANY, {"sender": new.sender, "message_id": new.message_id})
         for row in rows:
-            old = _message(row)
+            old = message_from_row(row)
             if old.expired(new.received_at):
                 # An expired send no longer reserves its message id.
                 db.run(delete(messages).where(messages.c.seq == old.seq))
@@ -242,6 +273,12 @@ class SqlStore:
                 return SendOutcome(old, created=False)
             else:
                 raise RelayboxError(ErrorCode.MESSAGE_ID_CONFLICT)
+        # Partner resolution (/v1), fixed at commit: each side's record for the other route.
+        outgoing = resolve(db, new.sender, new.recipient)
+        incoming = resolve(db, new.recipient, new.sender)
+        if incoming is not None and incoming.pause_incoming:
+            # The receiver paused this sender: refused like an unknown recipient (no leak).
+            raise RelayboxError(ErrorCode.RECIPIENT_NOT_FOUND)
         db.run(_INSERT_PAYLOAD, {"id": payload_id, "size": blob.size, "md5": blob.md5, "created_at": new.received_at})
         self._store_payload(db, payload_id, blob, new.received_at)
         record = MessageRecord(
@@ -258,23 +295,27 @@ class SqlStore:
             received_at=new.received_at,
             expires_at=new.expires_at,
             payload_id=payload_id,
+            sha256=blob.sha256,
+            sender_type=outgoing.partner_type if outgoing else "Production",
+            receiver_type=incoming.partner_type if incoming else "Production",
+            receipt_requested=outgoing.request_mdn if outgoing else False,
         )
-        seq = db.insert(_INSERT_MESSAGE, _message_values(record))
+        seq = db.insert(_INSERT_MESSAGE, message_values(record))
         self._after_insert(db, new.recipient)
         return SendOutcome(replace(record, seq=seq), created=True)
 
     async def list_messages(self, recipient: str, now: float) -> list[MessageRecord]:
         rows = await self._q(lambda db: db.all(_LIST, {"recipient": recipient, "now": now}), write=False)
-        return [_message(r) for r in rows]
+        return [message_from_row(r) for r in rows]
 
     async def get_message(self, recipient: str, link: str) -> MessageRecord | None:
         row = await self._q(lambda db: db.first(_GET, {"link": link, "recipient": recipient}), write=False)
-        return _message(row) if row else None
+        return message_from_row(row) if row else None
 
     async def next_message(self, recipient: str, after_seq: int, now: float) -> MessageRecord | None:
         params = {"recipient": recipient, "after": after_seq, "now": now}
         row = await self._q(lambda db: db.first(_NEXT, params), write=False)
-        return _message(row) if row else None
+        return message_from_row(row) if row else None
 
     async def messages_after(self, after_seq: int, now: float, limit: int = BATCH) -> list[MessageRecord]:
         """Every route's unexpired messages in arrival order (for ``relaybox db copy``)."""
@@ -284,7 +325,7 @@ class SqlStore:
             .order_by(messages.c.seq)
             .limit(limit)
         )
-        return [_message(r) for r in await self._all(query)]
+        return [message_from_row(r) for r in await self._all(query)]
 
     async def import_message(self, record: MessageRecord, blob: BlobWriter) -> bool:
         """Store a message copied from another store, keeping its link and dates (clients'
@@ -295,7 +336,7 @@ class SqlStore:
                 return False
             db.run(insert(payloads).values(id=payload_id, size=blob.size, md5=blob.md5, created_at=record.received_at))
             self._store_payload(db, payload_id, blob, record.received_at)
-            db.insert(_INSERT_MESSAGE, _message_values(replace(record, payload_id=payload_id)))
+            db.insert(_INSERT_MESSAGE, message_values(replace(record, payload_id=payload_id)))
             self._after_insert(db, record.recipient)
             return True
 
@@ -341,7 +382,7 @@ class SqlStore:
         return set(await self._scalars(select(payloads.c.id).where(payloads.c.id.in_(ids))))
 
 
-def _message_values(record: MessageRecord) -> dict[str, Any]:
+def message_values(record: MessageRecord) -> dict[str, Any]:
     return {
         "link": record.link,
         "recipient": record.recipient,
@@ -355,32 +396,55 @@ def _message_values(record: MessageRecord) -> dict[str, Any]:
         "received_at": record.received_at,
         "expires_at": record.expires_at,
         "payload_id": record.payload_id,
+        "subject": record.subject,
+        "content_type": record.content_type,
+        "sha256": record.sha256,
+        "attachment_count": record.attachment_count,
+        "state": record.state,
+        "sender_deleted": record.sender_deleted,
+        "receiver_deleted": record.receiver_deleted,
+        "sender_type": record.sender_type,
+        "receiver_type": record.receiver_type,
+        "receipt_requested": record.receipt_requested,
+        "receipt_at": record.receipt_at,
     }
 
 
 def _purge_batch(db: Db, now: float) -> int:
     query = (
-        select(messages.c.seq)
+        select(messages.c.seq, messages.c.link)
         .where(messages.c.expires_at <= now, messages.c.payload_id.is_not(None))
         .limit(BATCH)
         .with_for_update(skip_locked=True)
     )
-    seqs = [row[0] for row in db.all(query)]
-    if seqs:
+    rows = db.all(query)
+    if rows:
+        seqs = [row[0] for row in rows]
         db.run(update(messages).where(messages.c.seq.in_(seqs)).values(payload_id=None))
-    return len(seqs)
+        # Extra attachments go too, so that their payloads become unreferenced.
+        db.run(delete(attachments).where(attachments.c.link.in_([row[1] for row in rows])))
+    return len(rows)
 
 
 def _drop_old(db: Db, now: float, tombstone_ttl: float) -> tuple[int, int]:
-    dropped = db.run(
-        delete(messages).where(messages.c.payload_id.is_(None), messages.c.expires_at <= now - tombstone_ttl)
-    )
+    old = (messages.c.payload_id.is_(None), messages.c.expires_at <= now - tombstone_ttl)
+    dropped = 0
+    while links := [row[0] for row in db.all(select(messages.c.link).where(*old).limit(BATCH))]:
+        drop_related(db, links)
+        dropped += db.run(delete(messages).where(messages.c.link.in_(links)))
     keys = db.run(delete(request_keys).where(request_keys.c.expires_at < now))
     return dropped, keys
 
 
 def _unreferenced_payloads(db: Db) -> list[str]:
-    query = select(payloads.c.id).where(~exists().where(messages.c.payload_id == payloads.c.id)).limit(BATCH)
+    query = (
+        select(payloads.c.id)
+        .where(
+            ~exists().where(messages.c.payload_id == payloads.c.id),
+            ~exists().where(attachments.c.payload_id == payloads.c.id),
+        )
+        .limit(BATCH)
+    )
     return [row[0] for row in db.all(query)]
 
 
@@ -389,4 +453,12 @@ def random_secret() -> str:
     return secrets.token_hex(24)
 
 
-__all__: Sequence[str] = ["BATCH", "ORPHAN_GRACE", "SqlStore", "guard", "random_secret"]
+__all__: Sequence[str] = [
+    "BATCH",
+    "ORPHAN_GRACE",
+    "SqlStore",
+    "guard",
+    "message_from_row",
+    "message_values",
+    "random_secret",
+]

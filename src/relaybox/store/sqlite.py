@@ -82,6 +82,9 @@ class SqliteStore(SqlStore):
             # and checkpoints it from the sync thread, not inside a commit on the event loop.
             raw.execute("PRAGMA synchronous=NORMAL")
             raw.execute("PRAGMA wal_autocheckpoint=0")
+            # SQLite's lower() folds ASCII only; /v1's case-insensitive searches (ILIKE renders
+            # as lower(x) LIKE lower(y) here) should fold every script, as on PostgreSQL.
+            raw.create_function("lower", 1, _lower, deterministic=True)
             self._path = path
             self._db = SqliteDb(raw)
         self._committer = asyncio.create_task(self._commit_loop(), name="relaybox-group-commit")
@@ -319,6 +322,10 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA busy_timeout=10000")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
+
+
+def _lower(value: str | None) -> str | None:
+    return value.lower() if isinstance(value, str) else value
 
 
 def _sqlite_begin(conn: Connection) -> None:

@@ -15,8 +15,12 @@ START_LINK = "0"
 
 
 def new_link() -> str:
-    """128 random bits, URL-safe base64 (``[A-Za-z0-9_-]``): unguessable, no quoting needed."""
-    return secrets.token_urlsafe(16)
+    """128 random bits, URL-safe base64 (``[A-Za-z0-9_-]``): unguessable, no quoting needed.
+    Never starting with ``-``, which command lines would take for an option (``relaybox get``)."""
+    while True:
+        link = secrets.token_urlsafe(16)
+        if link[0] != "-":
+            return link
 
 
 def is_link(value: str) -> bool:

@@ -1,0 +1,60 @@
+"""What every /v1 handler shares: the caller, query values, JSON bodies, Generic Responses."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from relaybox.errors import ManagementError, bad_request
+from relaybox.exchange.identity import Caller, Identity
+from relaybox.exchange.management import Management
+from relaybox.wire import v1
+
+MAX_JSON_BODY = 1024 * 1024
+
+
+def identity(request: Request) -> Identity:
+    found: Identity = request.app.state.identity
+    return found
+
+
+def management(request: Request) -> Management:
+    found: Management = request.app.state.management
+    return found
+
+
+async def caller(request: Request) -> Caller:
+    """401 / 429 first, before anything else about the request is looked at; then the query
+    values' length rule (400)."""
+    found = await identity(request).authenticate(request.headers.get("authorization"))
+    for name in request.query_params:
+        v1.query_value(request.query_params, name)
+    return found
+
+
+def q(request: Request, name: str) -> str | None:
+    return v1.query_value(request.query_params, name)
+
+
+def generic(message: str, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    """The seed's Generic Response: ``{"message": TEXT}``."""
+    return JSONResponse({"message": message}, status_code=status, headers=headers)
+
+
+async def json_body(request: Request) -> Any:
+    """The request's JSON document: 413 over 1 MiB, 400 when it is not JSON."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_JSON_BODY:
+        raise ManagementError(413, f"Request body is larger than {MAX_JSON_BODY} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_JSON_BODY:
+            raise ManagementError(413, f"Request body is larger than {MAX_JSON_BODY} bytes")
+    try:
+        return json.loads(body)
+    except ValueError:
+        raise bad_request("Body must be JSON") from None

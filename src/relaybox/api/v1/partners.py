@@ -1,0 +1,67 @@
+"""``/v1/partner``: list/search, get, create, partial update, delete."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from relaybox.api.v1 import entities
+from relaybox.api.v1.common import caller, generic, json_body, management, q
+from relaybox.errors import FORBIDDEN, ManagementError, bad_request
+from relaybox.exchange.identity import Caller
+from relaybox.wire import v1
+
+
+def _partner_id(request: Request) -> int:
+    raw = request.path_params["partner_id"]
+    if not raw.isdigit() or len(raw) > 18:
+        raise bad_request("partnerId must be a positive integer")
+    return int(raw)
+
+
+def _check_station(who: Caller, doc: object) -> None:
+    """A station in the body that is not the caller's is 403, before field checks (400)."""
+    station = doc.get("stationAS2Id") if isinstance(doc, dict) else None
+    if isinstance(station, str) and not who.owns(station):
+        raise ManagementError(403, FORBIDDEN)
+
+
+async def list_partners(request: Request) -> Response:
+    who = await caller(request)
+    found = await management(request).partners(who, q(request, "query"))
+    return JSONResponse([entities.partner(p) for p in found])
+
+
+async def get_partner(request: Request) -> Response:
+    who = await caller(request)
+    return JSONResponse(entities.partner(await management(request).partner(who, _partner_id(request))))
+
+
+async def create_partner(request: Request) -> Response:
+    who = await caller(request)
+    doc = await json_body(request)
+    _check_station(who, doc)
+    fields = v1.partner_fields(doc, create=True)
+    created = await management(request).create_partner(who, fields)
+    return JSONResponse(entities.partner(created), status_code=201)
+
+
+async def update_partner(request: Request) -> Response:
+    who = await caller(request)
+    partner_id = _partner_id(request)
+    ex = management(request)
+    await ex.partner(who, partner_id)  # 404 before body faults
+    doc = await json_body(request)
+    _check_station(who, doc)
+    fields = v1.partner_fields(doc, create=False)
+    return JSONResponse(entities.partner(await ex.update_partner(who, partner_id, fields)))
+
+
+async def delete_partner(request: Request) -> Response:
+    who = await caller(request)
+    partner_id = _partner_id(request)
+    await management(request).delete_partner(who, partner_id)
+    return generic(f"Deleted partner {partner_id}")
+
+
+__all__ = ["create_partner", "delete_partner", "get_partner", "list_partners", "update_partner"]

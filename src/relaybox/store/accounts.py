@@ -1,0 +1,193 @@
+"""Accounts (people or systems that log in to /v1), their stations, and server-wide keys."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from relaybox.store.base import AccountRecord, Conflict, StationRecord
+from relaybox.store.db import Db, Runner
+from relaybox.store.schema import account_stations, accounts, reads, server_keys, stations
+
+_BY_ID = select(accounts).where(accounts.c.id == bindparam("id"))
+
+
+def _account(row: Sequence[Any]) -> AccountRecord:
+    aid, email, password_hash, pwv, created = row
+    return AccountRecord(id=aid, email=email, password_hash=password_hash, password_version=pwv, created_at=created)
+
+
+def _station(row: Sequence[Any]) -> StationRecord:
+    sid, route, name, comments = row[:4]
+    return StationRecord(id=sid, route=route, name=name, comments=comments)
+
+
+_STATION_COLS = (stations.c.id, stations.c.route, stations.c.name, stations.c.comments)
+_STATIONS_OF = (
+    select(*_STATION_COLS)
+    .join(account_stations, account_stations.c.station_id == stations.c.id)
+    .where(account_stations.c.account_id == bindparam("account_id"))
+    .order_by(stations.c.route)
+)
+
+
+class AccountStore:
+    def __init__(self, q: Runner) -> None:
+        self._q = q
+
+    # -- accounts --------------------------------------------------------------------------
+    async def add(self, email: str, password_hash: str, now: float) -> AccountRecord:
+        """Raise ``Conflict`` when the email is taken."""
+
+        def add(db: Db) -> AccountRecord:
+            aid = db.insert(
+                insert(accounts),
+                {"email": email, "password_hash": password_hash, "password_version": 1, "created_at": now},
+            )
+            return AccountRecord(aid, email, password_hash, 1, now)
+
+        try:
+            return await self._q(add, write=True)
+        except IntegrityError:
+            raise Conflict(f"account {email} already exists") from None
+
+    async def get(self, email: str) -> AccountRecord | None:
+        row = await self._q(lambda db: db.first(select(accounts).where(accounts.c.email == email)), write=False)
+        return _account(row) if row else None
+
+    async def get_by_id(self, account_id: int) -> AccountRecord | None:
+        row = await self._q(lambda db: db.first(_BY_ID, {"id": account_id}), write=False)
+        return _account(row) if row else None
+
+    async def set_password(self, email: str, password_hash: str) -> bool:
+        stmt = (
+            update(accounts)
+            .where(accounts.c.email == email)
+            .values(password_hash=password_hash, password_version=accounts.c.password_version + 1)
+        )
+        return await self._q(lambda db: db.run(stmt), write=True) > 0
+
+    async def remove(self, email: str) -> bool:
+        def remove(db: Db) -> bool:
+            row = db.first(select(accounts.c.id).where(accounts.c.email == email))
+            if row is None:
+                return False
+            db.run(delete(account_stations).where(account_stations.c.account_id == row[0]))
+            db.run(delete(reads).where(reads.c.account_id == row[0]))
+            db.run(delete(accounts).where(accounts.c.id == row[0]))
+            return True
+
+        return await self._q(remove, write=True)
+
+    async def list_all(self) -> list[tuple[AccountRecord, list[str]]]:
+        def read(db: Db) -> list[tuple[AccountRecord, list[str]]]:
+            rows = db.all(select(accounts).order_by(accounts.c.email))
+            links = db.all(
+                select(account_stations.c.account_id, stations.c.route)
+                .join(stations, stations.c.id == account_stations.c.station_id)
+                .order_by(stations.c.route)
+            )
+            by_account: dict[int, list[str]] = {}
+            for aid, route in links:
+                by_account.setdefault(aid, []).append(route)
+            return [(_account(r), by_account.get(r[0], [])) for r in rows]
+
+        return await self._q(read, write=False)
+
+    # -- stations --------------------------------------------------------------------------
+    async def stations_of(self, account_id: int) -> list[StationRecord]:
+        rows = await self._q(lambda db: db.all(_STATIONS_OF, {"account_id": account_id}), write=False)
+        return [_station(r) for r in rows]
+
+    async def link(self, email: str, route: str, name: str | None, comments: str | None, now: float) -> bool:
+        """Make ``route`` a station of the account (creating the station record); False when it
+        already was. ``name``/``comments`` update the station when given. ``LookupError`` for
+        an unknown account."""
+
+        def link(db: Db) -> bool:
+            acc = db.first(select(accounts.c.id).where(accounts.c.email == email))
+            if acc is None:
+                raise LookupError(email)
+            row = db.first(select(stations.c.id).where(stations.c.route == route))
+            if row is None:
+                sid = db.insert(
+                    insert(stations), {"route": route, "name": name, "comments": comments, "created_at": now}
+                )
+            else:
+                sid = row[0]
+                changes = {k: v for k, v in (("name", name), ("comments", comments)) if v is not None}
+                if changes:
+                    db.run(update(stations).where(stations.c.id == sid).values(**changes))
+            linked = db.first(
+                select(account_stations.c.station_id).where(
+                    account_stations.c.account_id == acc[0], account_stations.c.station_id == sid
+                )
+            )
+            if linked is not None:
+                return False
+            db.run(insert(account_stations).values(account_id=acc[0], station_id=sid))
+            return True
+
+        return await self._q(link, write=True)
+
+    async def unlink(self, email: str, route: str) -> bool:
+        def unlink(db: Db) -> bool:
+            acc = db.first(select(accounts.c.id).where(accounts.c.email == email))
+            st = db.first(select(stations.c.id).where(stations.c.route == route))
+            if acc is None or st is None:
+                return False
+            return (
+                db.run(
+                    delete(account_stations).where(
+                        account_stations.c.account_id == acc[0], account_stations.c.station_id == st[0]
+                    )
+                )
+                > 0
+            )
+
+        return await self._q(unlink, write=True)
+
+    async def links(self, email: str | None = None) -> list[tuple[str, str, str | None]]:
+        """(email, route, station name) of every account-station link, or one account's."""
+        stmt = (
+            select(accounts.c.email, stations.c.route, stations.c.name)
+            .join(account_stations, account_stations.c.account_id == accounts.c.id)
+            .join(stations, stations.c.id == account_stations.c.station_id)
+            .order_by(accounts.c.email, stations.c.route)
+        )
+        if email is not None:
+            stmt = stmt.where(accounts.c.email == email)
+        rows = await self._q(lambda db: db.all(stmt), write=False)
+        return [(r[0], r[1], r[2]) for r in rows]
+
+    # -- server keys -----------------------------------------------------------------------
+    async def server_key(self, name: str, make: Callable[[], bytes], now: float) -> bytes:
+        """The key stored under ``name``, made and stored on first use. Nodes starting together
+        agree: the first insert wins and everyone reads it back."""
+        stmt = select(server_keys.c.value).where(server_keys.c.name == name)
+        row = await self._q(lambda db: db.first(stmt), write=False)
+        if row is not None:
+            return bytes(row[0])
+        try:
+            await self._q(
+                lambda db: db.run(insert(server_keys).values(name=name, value=make(), created_at=now)), write=True
+            )
+        except IntegrityError:
+            pass  # another node made it first
+        row = await self._q(lambda db: db.first(stmt), write=False)
+        assert row is not None
+        return bytes(row[0])
+
+
+def drop_station(db: Db, route: str) -> None:
+    """Remove a route's station record and its account links (``route remove``)."""
+    row = db.first(select(stations.c.id).where(stations.c.route == route))
+    if row is not None:
+        db.run(delete(account_stations).where(account_stations.c.station_id == row[0]))
+        db.run(delete(stations).where(stations.c.id == row[0]))
+
+
+__all__ = ["AccountStore", "drop_station"]

@@ -246,6 +246,48 @@ class ServerProcess:
         route = f"{prefix}{secrets.token_hex(4)}@test{secrets.token_hex(3)}"
         return route, self.add_route(route)
 
+    # -- management API (/v1) provisioning, straight into the store ------------------------------
+    def add_account(self, email: str | None = None, password: str = "correct horse 1") -> tuple[str, str]:
+        """A new account (a unique email unless given); (email, password)."""
+        email = email or f"u{secrets.token_hex(5)}@example.com"
+
+        async def add(store: Any) -> None:
+            from relaybox.exchange.identity import add_account
+
+            await add_account(store, email, password, time.time())
+
+        self._store_call(add)
+        return email, password
+
+    def add_station(self, email: str, route: str | None = None, name: str | None = None) -> tuple[str, str | None]:
+        """Link a route (new unless given) to the account; (route, its secret if created)."""
+        secret = None
+        if route is None:
+            route, secret = self.new_route("st")
+
+        async def link(store: Any) -> None:
+            await store.accounts.link(email, route, name, None, time.time())
+
+        self._store_call(link)
+        return route, secret
+
+    def add_partner(self, station: str, partner: str, **fields: Any) -> Any:
+        """A partner record as ``POST /v1/partner`` makes it (fields in the Partner's camelCase)."""
+
+        async def add(store: Any) -> Any:
+            from relaybox.wire.v1 import partner_fields
+
+            doc = {**fields, "stationAS2Id": station, "as2Identifier": partner}
+            return await store.partners.add(station, partner, partner_fields(doc, create=True), time.time())
+
+        return self._store_call(add)
+
+    def token(self, email: str, password: str = "correct horse 1") -> str:
+        """A /v1 token for the account (through ``POST /v1/authorize``)."""
+        r = httpx.post(f"{self.url}/v1/authorize", json={"username": email, "password": password}, timeout=10)
+        assert r.status_code == 200, r.text
+        return str(r.json()["token"])
+
     def sweep(self) -> Any:
         """Run one expiry sweep against the store (as the server's sweeper would)."""
 

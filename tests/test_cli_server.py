@@ -101,6 +101,14 @@ def test_serve_demo_creates_two_routes_once(tmp_path: Path) -> None:
         assert signer.route == "abcd@abcdef01" and values["PARTNER_ROUTE"] == "ef01@1234abcd"
         assert httpx.get(f"http://127.0.0.1:{port}/1/list-messages", headers=signer.receive()).status_code == 200
         assert oct((data / "demo.env").stat().st_mode & 0o777) == "0o600"
+        # The demo account of the management API owns both routes, each the other's partner.
+        login = {"username": values["RELAYBOX_USER"], "password": values["RELAYBOX_PASSWORD"]}
+        token = httpx.post(f"http://127.0.0.1:{port}/v1/authorize", json=login).json()["token"]
+        partners = httpx.get(f"http://127.0.0.1:{port}/v1/partner", headers={"Authorization": token}).json()
+        assert {(p["stationAS2Id"], p["as2Identifier"]) for p in partners} == {
+            ("abcd@abcdef01", "ef01@1234abcd"),
+            ("ef01@1234abcd", "abcd@abcdef01"),
+        }
     finally:
         proc.send_signal(signal.SIGINT)
         out = proc.communicate(timeout=20)[0]

@@ -14,6 +14,18 @@ import click
 from relaybox.cli._store import run_with_store
 
 DEMO_ROUTES = ("abcd@abcdef01", "ef01@1234abcd")
+DEMO_ACCOUNT = "demo@relaybox.local"
+_DEMO_PARTNER = {
+    "partner_type": "Production",
+    "description": "demo partner",
+    "uri": None,
+    "message_subject": None,
+    "custom_headers": (),
+    "pause_incoming": False,
+    "pause_outgoing": False,
+    "send_timeout": 60,
+    "request_mdn": True,
+}
 
 
 def run_server(settings: Any, *, demo: bool) -> None:
@@ -70,6 +82,19 @@ def _check_port(host: str, port: int) -> None:
             sys.exit(1)
 
 
+async def _demo_account(store: Any) -> list[str]:
+    """A management-API (/v1) account owning both demo routes, each the other's partner."""
+    from relaybox.exchange.identity import add_account
+
+    now = time.time()
+    account, password = await add_account(store, DEMO_ACCOUNT, None, now)
+    for station, partner in (DEMO_ROUTES, DEMO_ROUTES[::-1]):
+        await store.accounts.link(account.email, station, None, None, now)
+        await store.partners.add(station, partner, dict(_DEMO_PARTNER, name=partner), now)
+    click.echo(f"demo account {DEMO_ACCOUNT}  password {password}  (/v1, try http://HOST:PORT/docs)", err=True)
+    return [f"export RELAYBOX_USER={DEMO_ACCOUNT}", f"export RELAYBOX_PASSWORD={password}"]
+
+
 async def _demo_routes(store: Any, settings: Any) -> None:
     from relaybox.store import random_secret
 
@@ -87,6 +112,7 @@ async def _demo_routes(store: Any, settings: Any) -> None:
         lines += [f"export {prefix}ROUTE={name}", f"export {prefix}KEY_SECRET={secret}"]
     lines += [f"export RELAYBOX_URL=http://{settings.host}:{settings.port}"]
     lines += ["export RELAYBOX_ROUTE=$ROUTE RELAYBOX_SECRET=$KEY_SECRET"]
+    lines += await _demo_account(store)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     env_file.write_text("\n".join(lines) + "\n")
     env_file.chmod(0o600)

@@ -75,3 +75,51 @@ def test_copy_refuses_bad_urls(tmp_path: Path) -> None:
     assert same.returncode == 2 and "same store" in same.stderr
     bad = copy(f"sqlite:///{tmp_path / 'a.db'}", "mysql://nope")
     assert bad.returncode == 2 and "unsupported database URL" in bad.stderr
+
+
+def test_copy_keeps_the_management_api(tmp_path: Path) -> None:
+    """Accounts, stations, partners, keys, multi-file messages, receipts, read marks and queued
+    messages all move: a token and a receipt made on the old store still verify on the new one."""
+    old = ServerProcess(tmp_path / "old")
+    old.start()
+    email, password = old.add_account()
+    alpha, _ = old.add_station(email)
+    bravo, _ = old.add_station(email)
+    old.add_partner(alpha, bravo)  # receipts requested
+    old.add_partner(bravo, alpha, pauseOutgoing=True)
+    token = old.token(email, password)
+    auth = {"Authorization": token}
+    files = [("file", ("a.txt", b"first")), ("file", ("b.txt", b"second"))]
+    with httpx.Client(base_url=old.url, timeout=30) as http:
+        assert http.post(f"/v1/message/{alpha}/{bravo}?subject=Two", headers=auth, files=files).status_code == 202
+        link = http.get("/v1/message/received", headers=auth).json()["records"][0]["as2MessageId"]
+        assert http.get(f"/v1/message/received/{link}/attachments/1?markAsRead=true", headers=auth).content == b"second"
+        receipt = http.get(f"/v1/message/sent/{link}/mdn", headers=auth).content
+        key = http.get("/v1/receipt-key").json()
+        queued = http.post(f"/v1/message/{bravo}/{alpha}", headers={**auth, "Name": "q.txt"}, content=b"waits")
+        assert queued.status_code == 202
+    old.stop()
+    source = f"sqlite:///{old.data_dir / 'relaybox.db'}"
+
+    with PgDatabase() as db:
+        done = copy(source, db.url)
+        assert done.returncode == 0, done.stderr
+        assert "messages: 2 copied" in done.stdout
+        new = ServerProcess(tmp_path / "new", {}, db.url)
+        new.start()
+        try:
+            with httpx.Client(base_url=new.url, timeout=30) as http:
+                received = http.get("/v1/message/received", headers=auth).json()  # the old token works
+                assert received["totalRecords"] == 1
+                entry = received["records"][0]
+                assert entry["read"] is True and entry["subject"] == "Two" and entry["mdnStatus"] == "Received"
+                assert [a["name"] for a in entry["attachments"]] == ["a.txt", "b.txt"]
+                assert http.get(f"/v1/message/received/{link}/attachments/1", headers=auth).content == b"second"
+                assert http.get(f"/v1/message/sent/{link}/mdn", headers=auth).content == receipt
+                assert http.get("/v1/receipt-key").json() == key
+                waiting = http.get("/v1/message/queued", headers=auth).json()["records"]
+                assert [(r["state"], r["attachments"]) for r in waiting] == [("queued", [{"name": "q.txt", "size": 5}])]
+                partners = http.get("/v1/partner", headers=auth).json()
+                assert {(p["stationAS2Id"], p["pauseOutgoing"]) for p in partners} == {(alpha, False), (bravo, True)}
+        finally:
+            new.stop()

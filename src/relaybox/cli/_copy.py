@@ -49,6 +49,7 @@ def run_copy(source_url: str, target_url: str) -> None:
         sys.exit(1)
     click.echo(
         f"routes: {report.routes_copied} copied, {report.routes_skipped} already there; "
+        f"accounts, stations and partners: {report.directory_rows} rows added; "
         f"messages: {report.messages_copied} copied and MD5-verified ({report.bytes_copied} bytes), "
         f"{report.messages_skipped} already there"
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import bindparam, delete, insert, select, update
@@ -10,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from relaybox.store.base import AccountRecord, Conflict, StationRecord
 from relaybox.store.db import Db, Runner
-from relaybox.store.schema import account_stations, accounts, reads, server_keys, stations
+from relaybox.store.schema import account_stations, accounts, partners, reads, server_keys, stations
 
 _BY_ID = select(accounts).where(accounts.c.id == bindparam("id"))
 
@@ -163,6 +164,13 @@ class AccountStore:
         rows = await self._q(lambda db: db.all(stmt), write=False)
         return [(r[0], r[1], r[2]) for r in rows]
 
+    # -- db copy ---------------------------------------------------------------------------
+    async def export_directory(self) -> Directory:
+        return await export_directory(self._q)
+
+    async def import_directory(self, directory: Directory) -> int:
+        return await import_directory(self._q, directory)
+
     # -- server keys -----------------------------------------------------------------------
     async def server_key(self, name: str, make: Callable[[], bytes], now: float) -> bytes:
         """The key stored under ``name``, made and stored on first use. Nodes starting together
@@ -190,4 +198,84 @@ def drop_station(db: Db, route: str) -> None:
         db.run(delete(stations).where(stations.c.id == row[0]))
 
 
-__all__ = ["AccountStore", "drop_station"]
+__all__ = ["AccountStore", "Directory", "drop_station", "export_directory", "import_directory"]
+
+
+# -- db copy --------------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Directory:
+    """Everything of the management API that is not a message (``relaybox db copy``). Rows are
+    plain column tuples in schema order, without the store-local integer ids where they differ."""
+
+    accounts: list[tuple[Any, ...]]  # (email, password_hash, password_version, created_at)
+    stations: list[tuple[Any, ...]]  # (route, name, comments, created_at)
+    links: list[tuple[str, str]]  # (email, route)
+    partners: list[tuple[Any, ...]]  # partners row without id
+    keys: list[tuple[Any, ...]]  # (name, value, created_at)
+
+
+async def export_directory(q: Runner) -> Directory:
+    def read(db: Db) -> Directory:
+        return Directory(
+            accounts=[tuple(r[1:]) for r in db.all(select(accounts).order_by(accounts.c.id))],
+            stations=[tuple(r[1:]) for r in db.all(select(stations).order_by(stations.c.id))],
+            links=[
+                (r[0], r[1])
+                for r in db.all(
+                    select(accounts.c.email, stations.c.route)
+                    .join(account_stations, account_stations.c.account_id == accounts.c.id)
+                    .join(stations, stations.c.id == account_stations.c.station_id)
+                )
+            ],
+            partners=[tuple(r[1:]) for r in db.all(select(partners).order_by(partners.c.id))],
+            keys=[tuple(r) for r in db.all(select(server_keys))],
+        )
+
+    return await q(read, write=False)
+
+
+async def import_directory(q: Runner, d: Directory) -> int:
+    """Add what the target lacks (matched by email, route, (station, route, type), key name);
+    never changes what is there. The number of rows added."""
+
+    def write(db: Db) -> int:
+        added = 0
+        have = {r[0] for r in db.all(select(accounts.c.email))}
+        for email, password_hash, pwv, created in d.accounts:
+            if email not in have:
+                db.run(
+                    insert(accounts).values(
+                        email=email, password_hash=password_hash, password_version=pwv, created_at=created
+                    )
+                )
+                added += 1
+        have = {r[0] for r in db.all(select(stations.c.route))}
+        for route, name, comments, created in d.stations:
+            if route not in have:
+                db.run(insert(stations).values(route=route, name=name, comments=comments, created_at=created))
+                added += 1
+        account_ids = {r[1]: r[0] for r in db.all(select(accounts.c.id, accounts.c.email))}
+        station_ids = {r[1]: r[0] for r in db.all(select(stations.c.id, stations.c.route))}
+        linked = {(r[0], r[1]) for r in db.all(select(account_stations))}
+        for email, route in d.links:
+            pair = (account_ids[email], station_ids[route])
+            if pair not in linked:
+                db.run(insert(account_stations).values(account_id=pair[0], station_id=pair[1]))
+                added += 1
+        have = {
+            (r[0], r[1], r[2]) for r in db.all(select(partners.c.station, partners.c.route, partners.c.partner_type))
+        }
+        names = [c.name for c in partners.columns][1:]
+        for row in d.partners:
+            values = dict(zip(names, row, strict=True))
+            if (values["station"], values["route"], values["partner_type"]) not in have:
+                db.run(insert(partners).values(**values))
+                added += 1
+        have = {r[0] for r in db.all(select(server_keys.c.name))}
+        for name, value, created in d.keys:
+            if name not in have:
+                db.run(insert(server_keys).values(name=name, value=value, created_at=created))
+                added += 1
+        return added
+
+    return await q(write, write=True)

@@ -5,14 +5,14 @@ constraints (a message id reused for other content)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from relaybox.store.accounts import AccountStore
     from relaybox.store.partners import PartnerStore
-    from relaybox.store.views import ViewStore
+    from relaybox.store.views import MessageExtras, ViewStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,7 +246,13 @@ class Store(Protocol):
 
     async def messages_after(self, after_seq: int, now: float, limit: int = 1000) -> list[MessageRecord]: ...
 
-    async def import_message(self, record: MessageRecord, blob: BlobWriter) -> bool: ...
+    async def import_message(
+        self,
+        record: MessageRecord,
+        blob: BlobWriter,
+        extras: MessageExtras | None = None,
+        extra_blobs: Sequence[BlobWriter] = (),
+    ) -> bool: ...
 
     # housekeeping
     async def sweep(self, now: float, tombstone_ttl: float) -> SweepReport: ...

@@ -26,7 +26,7 @@ from relaybox.store.base import BlobWriter, MessageRecord, NewMessage, Payload, 
 from relaybox.store.db import Db
 from relaybox.store.partners import PartnerStore, resolve
 from relaybox.store.schema import attachments, messages, partners, payloads, request_keys, routes
-from relaybox.store.views import ViewStore, drop_related
+from relaybox.store.views import MessageExtras, ViewStore, drop_related, import_extras
 from relaybox.wire.ids import new_link
 
 T = TypeVar("T")
@@ -327,27 +327,42 @@ class SqlStore:
         )
         return [message_from_row(r) for r in await self._all(query)]
 
-    async def import_message(self, record: MessageRecord, blob: BlobWriter) -> bool:
+    async def import_message(
+        self,
+        record: MessageRecord,
+        blob: BlobWriter,
+        extras: MessageExtras | None = None,
+        extra_blobs: Sequence[BlobWriter] = (),
+    ) -> bool:
         """Store a message copied from another store, keeping its link and dates (clients'
-        cursors stay valid). False, and nothing stored, when that link is already here."""
+        cursors stay valid) and, with ``extras``, its other attachments (``extra_blobs``, in
+        order), receipt, failure entries and read marks. False, and nothing stored, when that
+        link is already here."""
+        blobs = [blob, *extra_blobs]
 
         def add(db: Db) -> bool:
             if db.first(select(messages.c.seq).where(messages.c.link == record.link)) is not None:
                 return False
-            db.run(insert(payloads).values(id=payload_id, size=blob.size, md5=blob.md5, created_at=record.received_at))
-            self._store_payload(db, payload_id, blob, record.received_at)
-            db.insert(_INSERT_MESSAGE, message_values(replace(record, payload_id=payload_id)))
-            self._after_insert(db, record.recipient)
+            for pid, b in zip(payload_ids, blobs, strict=True):
+                db.run(insert(payloads).values(id=pid, size=b.size, md5=b.md5, created_at=record.received_at))
+                self._store_payload(db, pid, b, record.received_at)
+            db.insert(_INSERT_MESSAGE, message_values(replace(record, payload_id=payload_ids[0])))
+            if extras is not None:
+                import_extras(db, record.link, extras, payload_ids[1:])
+            if record.state == "sent" and not record.receiver_deleted:
+                self._after_insert(db, record.recipient)
             return True
 
         try:
-            payload_id = await blob.finish()
+            payload_ids = [await b.finish() for b in blobs]
             added = await self._q(add, write=True)
         except BaseException:
-            await blob.discard()
+            for b in blobs:
+                await b.discard()
             raise
         if not added:
-            await blob.discard()
+            for b in blobs:
+                await b.discard()
         return added
 
     # -- housekeeping ----------------------------------------------------------------------

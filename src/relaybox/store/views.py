@@ -79,6 +79,16 @@ class NewFile:
     content_type: str
 
 
+@dataclass(frozen=True, slots=True)
+class MessageExtras:
+    """What a message has beyond its row (``relaybox db copy``)."""
+
+    attachments: list[AttachmentRecord]  # index 1.., with the source's payload ids
+    receipt: str | None
+    failures: list[FailureRecord]
+    readers: list[str]  # emails of the accounts that marked it read
+
+
 def first_attachment(m: MessageRecord) -> AttachmentRecord:
     return AttachmentRecord(0, m.file_name, m.size, m.md5, m.sha256, m.content_type, m.payload_id)
 
@@ -225,6 +235,31 @@ class ViewStore:
         stmt = select(receipts.c.document).where(receipts.c.link == link)
         row = await self._q(lambda db: db.first(stmt), write=False)
         return str(row[0]) if row else None
+
+    async def by_link(self, link: str) -> MessageRecord | None:
+        """The message with this link in any state or view (tools, not the APIs)."""
+        from relaybox.store.sql import message_from_row
+
+        row = await self._q(lambda db: db.first(select(messages).where(messages.c.link == link)), write=False)
+        return message_from_row(row) if row else None
+
+    async def extras(self, link: str) -> MessageExtras:
+        from relaybox.store.schema import accounts
+
+        def read(db: Db) -> MessageExtras:
+            doc = db.first(select(receipts.c.document).where(receipts.c.link == link))
+            fails = db.all(select(failures).where(failures.c.link == link).order_by(failures.c.id))
+            readers = db.all(
+                select(accounts.c.email).join(reads, reads.c.account_id == accounts.c.id).where(reads.c.link == link)
+            )
+            return MessageExtras(
+                attachments=_extra_attachments(db, [link]).get(link, []),
+                receipt=str(doc[0]) if doc else None,
+                failures=[FailureRecord(*r) for r in fails],
+                readers=[r[0] for r in readers],
+            )
+
+        return await self._q(read, write=False)
 
     # -- read state --------------------------------------------------------------------------
     async def mark_read(self, account_id: int, links: Sequence[str]) -> None:
@@ -456,9 +491,47 @@ def _drop(db: Db, links: list[str]) -> None:
         db.run(delete(messages).where(messages.c.link.in_(links)))
 
 
+def import_extras(db: Db, link: str, extras: MessageExtras, payload_ids: Sequence[str]) -> None:
+    """Write a copied message's extras (inside its import transaction); ``payload_ids`` are
+    the target's ids of the extra attachments, in order."""
+    from relaybox.store.schema import accounts
+
+    for a, pid in zip(extras.attachments, payload_ids, strict=True):
+        db.run(
+            insert(attachments).values(
+                link=link,
+                idx=a.index,
+                file_name=a.file_name,
+                size=a.size,
+                md5=a.md5,
+                sha256=a.sha256,
+                content_type=a.content_type,
+                payload_id=pid,
+            )
+        )
+    if extras.receipt is not None:
+        db.run(insert(receipts).values(link=link, document=extras.receipt))
+    for f in extras.failures:
+        db.run(insert(failures).values(link=link, attempted_at=f.attempted_at, status=f.status, error=f.error))
+    if extras.readers:
+        ids = db.all(select(accounts.c.id).where(accounts.c.email.in_(extras.readers)))
+        for row in ids:
+            db.run(insert(reads).values(account_id=row[0], link=link))
+
+
 def drop_related(db: Db, links: list[str]) -> None:
     for table in (attachments, receipts, reads, failures):
         db.run(delete(table).where(table.c.link.in_(links)))
 
 
-__all__ = ["KINDS", "MessageView", "NewFile", "ViewQuery", "ViewStore", "drop_related", "first_attachment"]
+__all__ = [
+    "KINDS",
+    "MessageExtras",
+    "MessageView",
+    "NewFile",
+    "import_extras",
+    "ViewQuery",
+    "ViewStore",
+    "drop_related",
+    "first_attachment",
+]

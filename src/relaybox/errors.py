@@ -5,7 +5,7 @@
     RelayboxError            a failure with a stable wire code (see ``ErrorCode``)
     ├── StoreUnavailable     the database or the payload directory cannot be used (503)
     └── ApiError             raised by the SDK: the server answered with ``error: code=...``
-    ManagementError          a /v1 refusal: HTTP status + ``{"message": TEXT}`` (the seed's form)
+    V1Error          a /v1 refusal: HTTP status + ``{"message": TEXT}`` (the seed's form)
 
 Domain code raises ``RelayboxError(ErrorCode.X, detail)``; the HTTP edge renders it in one
 place (``relaybox.api.errors``) as ``error: code=NNN; message=TEXT`` with an empty body on the
@@ -92,7 +92,7 @@ def missing_header(name: str, why: str = "is missing") -> RelayboxError:
     return RelayboxError(ErrorCode.MISSING_HEADER, f"Header '{name}' {why}")
 
 
-class ManagementError(Exception):
+class V1Error(Exception):
     """A refusal of the management API (/v1): an HTTP status and the seed's Generic Response
     ``{"message": TEXT}``. Rendered in the same place as ``RelayboxError``."""
 
@@ -103,12 +103,12 @@ class ManagementError(Exception):
         super().__init__(f"{status}: {message}")
 
 
-def bad_request(message: str) -> ManagementError:
-    return ManagementError(400, message)
+def bad_request(message: str) -> V1Error:
+    return V1Error(400, message)
 
 
-def not_found(message: str) -> ManagementError:
-    return ManagementError(404, message)
+def not_found(message: str) -> V1Error:
+    return V1Error(404, message)
 
 
 UNAUTHORIZED = "Missing or invalid token"

@@ -19,7 +19,7 @@ from starlette.routing import Route
 from relaybox.api import errors, messages, openapi, v1
 from relaybox.api.edge import EdgeMiddleware
 from relaybox.config import Settings
-from relaybox.errors import ManagementError, RelayboxError
+from relaybox.errors import RelayboxError, V1Error
 from relaybox.exchange.expiry import Sweeper
 from relaybox.exchange.identity import Identity
 from relaybox.exchange.management import Management
@@ -94,7 +94,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
         middleware=[Middleware(EdgeMiddleware)],
         exception_handlers={
             RelayboxError: errors.relaybox_error,
-            ManagementError: errors.management_error,
+            V1Error: errors.v1_error,
             HTTPException: errors.http_error,
         },
         lifespan=lifespan,

@@ -7,7 +7,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from relaybox.errors import ErrorCode, ManagementError, RelayboxError
+from relaybox.errors import ErrorCode, RelayboxError, V1Error
 from relaybox.wire import headers as h
 
 V1_PREFIX = "/v1/"
@@ -29,8 +29,8 @@ def v1_response(status: int, message: str, retry_after: int | None = None) -> Re
     return JSONResponse({"message": message}, status_code=status, headers=headers)
 
 
-async def management_error(_request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, ManagementError)
+async def v1_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, V1Error)
     return v1_response(exc.status, exc.message, exc.retry_after)
 
 

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect, Request
 
-from relaybox.errors import ErrorCode, ManagementError, RelayboxError, bad_request
+from relaybox.errors import ErrorCode, RelayboxError, V1Error, bad_request
 from relaybox.store.base import BlobWriter
 from relaybox.store.views import NewFile
 from relaybox.wire import v1
@@ -157,7 +157,7 @@ async def receive_files(
     try:
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > max_bytes + (_OVERHEAD if _boundary(request) else 0):
-            raise ManagementError(413, f"Message is larger than {max_bytes} bytes")
+            raise V1Error(413, f"Message is larger than {max_bytes} bytes")
         if _boundary(request) is None:
             await _receive_raw(request, new_blob, max_bytes, files)
         else:
@@ -169,8 +169,8 @@ async def receive_files(
     return files
 
 
-def _too_large(max_bytes: int) -> ManagementError:
-    return ManagementError(413, f"Message is larger than {max_bytes} bytes")
+def _too_large(max_bytes: int) -> V1Error:
+    return V1Error(413, f"Message is larger than {max_bytes} bytes")
 
 
 async def _receive_raw(
@@ -190,7 +190,7 @@ async def _receive_raw(
             if blob.size + len(chunk) > max_bytes:
                 raise _too_large(max_bytes)
             await blob.write(chunk)
-    except ManagementError:
+    except V1Error:
         await _drain(stream)
         raise
 
@@ -230,7 +230,7 @@ async def _receive_parts(
                         raise bad_request(f"Two files are named {name!r}")
                     names.add(name)
                     if len(files) >= max_files:
-                        raise ManagementError(413, f"More than {max_files} files")
+                        raise V1Error(413, f"More than {max_files} files")
                     ctype = part.headers.get(b"content-type", b"").decode("latin-1") or "application/octet-stream"
                     current = new_blob()
                     files.append(NewFile(current, name, ctype[:255]))
@@ -243,7 +243,7 @@ async def _receive_parts(
                     current = None
             collector.events.clear()
         parser.finalize()
-    except ManagementError as exc:
+    except V1Error as exc:
         if exc.status == 413:
             await _drain(stream)
         raise

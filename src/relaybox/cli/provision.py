@@ -348,11 +348,11 @@ def _managed(work: Any) -> Any:
     """Run ``work(management)``, turning API refusals into exit 1 with the API's message."""
 
     async def run(store: Any) -> None:
-        from relaybox.errors import ManagementError
+        from relaybox.errors import V1Error
 
         try:
             await work(await _management(store))
-        except ManagementError as exc:
+        except V1Error as exc:
             _fail(exc.message)
 
     return run

@@ -45,6 +45,7 @@ class ManagementError(ApiError):
     ) -> None:
         super().__init__(status, message, request_id, status)
         self.retry_after = retry_after
+        self.args = (f"{status}: {message}",)  # not RelayboxError's "500: ..." (its fallback ErrorCode)
 
     def __str__(self) -> str:
         return f"HTTP {self.status}: {self.message} [request-id {self.request_id or '-'}]"

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from relaybox.auth import passwords, tokens
 from relaybox.config import Settings
-from relaybox.errors import UNAUTHORIZED, ManagementError, bad_request
+from relaybox.errors import UNAUTHORIZED, V1Error, bad_request
 from relaybox.exchange.ratelimit import SlidingWindow
 from relaybox.store.base import AccountRecord, Conflict, StationRecord, Store
 
@@ -51,7 +51,7 @@ class Identity:
     def _limit(self, key: str) -> None:
         wait = self.limiter.hit(key)
         if wait is not None:
-            raise ManagementError(429, "Rate limit exceeded", retry_after=wait)
+            raise V1Error(429, "Rate limit exceeded", retry_after=wait)
 
     async def authorize(self, body: bytes) -> tuple[str, int]:
         """``{"username", "password"}`` -> (token, expiry in ms)."""
@@ -75,7 +75,7 @@ class Identity:
         # design, so it runs off the event loop.
         stored = account.password_hash if account else None
         if not await asyncio.to_thread(passwords.verify_password, stored, password) or account is None:
-            raise ManagementError(401, _INVALID_LOGIN)
+            raise V1Error(401, _INVALID_LOGIN)
         return tokens.issue_token(
             self._key(),
             email=account.email,
@@ -89,14 +89,14 @@ class Identity:
         """401 unless the token is valid for an existing account; then 429 over the limit."""
         raw = tokens.token_from_header(authorization)
         if raw is None:
-            raise ManagementError(401, UNAUTHORIZED)
+            raise V1Error(401, UNAUTHORIZED)
         try:
             claims = tokens.read_token(self._key(), raw, now=self.clock())
         except tokens.InvalidToken:
-            raise ManagementError(401, UNAUTHORIZED) from None
+            raise V1Error(401, UNAUTHORIZED) from None
         account = await self.store.accounts.get_by_id(claims.account_id)
         if account is None or account.email != claims.email or account.password_version != claims.password_version:
-            raise ManagementError(401, UNAUTHORIZED)
+            raise V1Error(401, UNAUTHORIZED)
         self._limit("jti:" + claims.jti)
         stations = await self.store.accounts.stations_of(account.id)
         return Caller(account.id, account.email, claims.jti, {s.route: s for s in stations})

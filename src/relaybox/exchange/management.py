@@ -2,7 +2,7 @@
 attachments and zips, receipts, retry control, deletion, partners and stations.
 
 Every call takes the ``Caller`` (an authenticated account and its stations); nothing here
-knows HTTP. Refusals are ``ManagementError`` with the seed's status codes.
+knows HTTP. Refusals are ``V1Error`` with the seed's status codes.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from relaybox.config import Settings
-from relaybox.errors import FORBIDDEN, ManagementError, bad_request, not_found
+from relaybox.errors import FORBIDDEN, V1Error, bad_request, not_found
 from relaybox.exchange.identity import Caller
 from relaybox.exchange.receipts import Receipts
 from relaybox.notify.hub import Hub
@@ -27,7 +27,7 @@ from relaybox.wire.ids import new_link
 _ZIP_CHUNK = 65536
 
 
-def message_not_found(link: str) -> ManagementError:
+def message_not_found(link: str) -> V1Error:
     return not_found(f"Message {link} not found")
 
 
@@ -64,7 +64,7 @@ class Management:
     def check_station(self, caller: Caller, station: str) -> None:
         """403 for a station that is not the caller's (an unknown route looks the same)."""
         if not caller.owns(station):
-            raise ManagementError(403, FORBIDDEN)
+            raise V1Error(403, FORBIDDEN)
 
     # -- send --------------------------------------------------------------------------------
     async def plan_send(
@@ -92,7 +92,7 @@ class Management:
             # The receiver's own partner record for this station: its type, and its pause.
             incoming = await self.store.partners.resolved(p.route, plan.station)
             if incoming is not None and incoming.pause_incoming:
-                raise ManagementError(409, f"{p.route} has paused incoming messages from {plan.station}")
+                raise V1Error(409, f"{p.route} has paused incoming messages from {plan.station}")
         now = self.clock()
         link = new_link()
         state = "sent" if p.uri is None and not p.pause_outgoing else "queued"
@@ -211,7 +211,7 @@ class Management:
                 zf.writestr(zipfile.ZipInfo(folder), b"")
                 try:
                     view = await self.get(caller, "received", link)
-                except ManagementError as exc:
+                except V1Error as exc:
                     zf.writestr(folder + ".error", exc.message.encode("utf-8"))
                     continue
                 added = 0
@@ -221,7 +221,7 @@ class Management:
                         break
                     try:
                         await self._add_file(zf, folder + v1.zip_entry_name(a.file_name), a, link)
-                    except ManagementError as exc:  # expired while we archived
+                    except V1Error as exc:  # expired while we archived
                         zf.writestr(folder + ".error", exc.message.encode("utf-8"))
                         break
                     total += a.size
@@ -287,7 +287,7 @@ class Management:
         try:
             return await self.store.partners.add(station, route, fields, self.clock())
         except Conflict as exc:
-            raise ManagementError(409, str(exc)) from None
+            raise V1Error(409, str(exc)) from None
 
     async def _check_local(self, uri: str | None, route: str) -> None:
         if uri is None and await self.store.get_route(route) is None:
@@ -305,7 +305,7 @@ class Management:
         try:
             result = await self.store.partners.update(partner_id, changes)
         except Conflict as exc:
-            raise ManagementError(409, str(exc)) from None
+            raise V1Error(409, str(exc)) from None
         if result is None:
             raise not_found(f"Partner {partner_id} not found")
         before, after = result

@@ -1,5 +1,5 @@
 """Input rules of the management API (/v1): query values, path routes, names, subjects and the
-Partner body. Pure functions; every refusal is a 400 ``ManagementError`` naming the field."""
+Partner body. Pure functions; every refusal is a 400 ``V1Error`` naming the field."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from relaybox.errors import ManagementError, bad_request
+from relaybox.errors import V1Error, bad_request
 from relaybox.wire.headers import has_control_chars, is_route
 
 MAX_QUERY_VALUE = 1024
@@ -206,7 +206,7 @@ _DEFAULTS: dict[str, Any] = {
 
 __all__ = [
     "PARTNER_TYPES",
-    "ManagementError",
+    "V1Error",
     "file_name",
     "message_ids",
     "parse_bool",

@@ -8,7 +8,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from relaybox.errors import ManagementError, bad_request
+from relaybox.errors import V1Error, bad_request
 from relaybox.exchange.identity import Caller, Identity
 from relaybox.exchange.management import Management
 from relaybox.wire import v1
@@ -48,12 +48,12 @@ async def json_body(request: Request) -> Any:
     """The request's JSON document: 413 over 1 MiB, 400 when it is not JSON."""
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_JSON_BODY:
-        raise ManagementError(413, f"Request body is larger than {MAX_JSON_BODY} bytes")
+        raise V1Error(413, f"Request body is larger than {MAX_JSON_BODY} bytes")
     body = bytearray()
     async for chunk in request.stream():
         body += chunk
         if len(body) > MAX_JSON_BODY:
-            raise ManagementError(413, f"Request body is larger than {MAX_JSON_BODY} bytes")
+            raise V1Error(413, f"Request body is larger than {MAX_JSON_BODY} bytes")
     try:
         return json.loads(body)
     except ValueError:

@@ -9,7 +9,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from relaybox.api.upload import receive_files
 from relaybox.api.v1 import entities
 from relaybox.api.v1.common import caller, generic, json_body, management, q
-from relaybox.errors import ManagementError, bad_request, not_found
+from relaybox.errors import V1Error, bad_request, not_found
 from relaybox.store.base import Payload
 from relaybox.store.views import KINDS
 from relaybox.wire import v1
@@ -20,7 +20,7 @@ _DIRS = {"asc": "asc", "desc": "desc"}
 DELETE_KINDS = ("received", "sent", "queued", "stopped", "failed")
 
 
-def _unknown() -> ManagementError:
+def _unknown() -> V1Error:
     return not_found("Not found")
 
 

@@ -7,7 +7,7 @@ from starlette.responses import JSONResponse, Response
 
 from relaybox.api.v1 import entities
 from relaybox.api.v1.common import caller, generic, json_body, management, q
-from relaybox.errors import FORBIDDEN, ManagementError, bad_request
+from relaybox.errors import FORBIDDEN, V1Error, bad_request
 from relaybox.exchange.identity import Caller
 from relaybox.wire import v1
 
@@ -23,7 +23,7 @@ def _check_station(who: Caller, doc: object) -> None:
     """A station in the body that is not the caller's is 403, before field checks (400)."""
     station = doc.get("stationAS2Id") if isinstance(doc, dict) else None
     if isinstance(station, str) and not who.owns(station):
-        raise ManagementError(403, FORBIDDEN)
+        raise V1Error(403, FORBIDDEN)
 
 
 async def list_partners(request: Request) -> Response:

@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from relaybox.api.v1.common import MAX_JSON_BODY, identity, management
-from relaybox.errors import ManagementError
+from relaybox.errors import V1Error
 
 
 async def authorize(request: Request) -> Response:
@@ -14,7 +14,7 @@ async def authorize(request: Request) -> Response:
     async for chunk in request.stream():
         body += chunk
         if len(body) > MAX_JSON_BODY:
-            raise ManagementError(413, f"Request body is larger than {MAX_JSON_BODY} bytes")
+            raise V1Error(413, f"Request body is larger than {MAX_JSON_BODY} bytes")
     token, expiry = await identity(request).authorize(bytes(body))
     return JSONResponse({"token": token, "expiry": expiry})
 

@@ -68,20 +68,25 @@ class Management:
 
     # -- send --------------------------------------------------------------------------------
     async def plan_send(
-        self, caller: Caller, station: str, partner_route: str, partner_type: str, subject: str | None
+        self,
+        caller: Caller,
+        station: str,
+        partner_route: str,
+        partner_type: str,
+        subject: str | None,
+        *,
+        default: bool = True,
     ) -> SendPlan:
+        """``default``: no subject was given, so the partner's messageSubject applies."""
         self.check_station(caller, station)
-        partner = None
-        for p in await self.store.partners.search([station]):
-            if p.route == partner_route and p.partner_type == partner_type:
-                partner = p
+        partner = await self.store.partners.find(station, partner_route, partner_type)
         if partner is None:
             raise not_found(f"Partner {partner_route} ({partner_type}) not found for station {station}")
         if partner.uri is None:
             route = await self.store.get_route(partner_route)
             if route is None or not route.enabled:
                 raise not_found(f"Partner route {partner_route} not found on this server")
-        return SendPlan(station, partner, subject if subject is not None else partner.message_subject)
+        return SendPlan(station, partner, partner.message_subject if default else subject)
 
     async def send(self, plan: SendPlan, files: Sequence[NewFile]) -> MessageRecord:
         """Commit the message (the caller discards the blobs on error). A local, unpaused

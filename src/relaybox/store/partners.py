@@ -94,6 +94,13 @@ class PartnerStore:
         """Partner resolution: ``station``'s record for route ``other``, Production first."""
         return await self._q(lambda db: resolve(db, station, other), write=False)
 
+    async def find(self, station: str, route: str, partner_type: str) -> PartnerRecord | None:
+        stmt = select(partners).where(
+            partners.c.station == station, partners.c.route == route, partners.c.partner_type == partner_type
+        )
+        row = await self._q(lambda db: db.first(stmt), write=False)
+        return partner_from_row(row) if row else None
+
     async def get(self, partner_id: int) -> PartnerRecord | None:
         row = await self._q(lambda db: db.first(select(partners).where(partners.c.id == partner_id)), write=False)
         return partner_from_row(row) if row else None

@@ -220,10 +220,11 @@ class SqlStore:
             # It stops being a station, and its partner records go (its messages stay).
             drop_station(db, route)
             db.run(delete(partners).where(partners.c.station == route))
-            # Its mailbox goes with it: expire now, the sweeper purges payloads.
+            # Its mailbox goes with it: expire now, the sweeper purges payloads. Messages still
+            # queued for it stay: a retry records the failed delivery (/v1 failed list).
             db.run(
                 update(messages)
-                .where(messages.c.recipient == route, messages.c.expires_at > now)
+                .where(messages.c.recipient == route, messages.c.expires_at > now, *_IN_MAILBOX)
                 .values(expires_at=now)
             )
             return removed

@@ -31,11 +31,13 @@ async def send(request: Request) -> Response:
     station = v1.route_param("station id", request.path_params["kind"])
     partner_route = v1.route_param("partner id", request.path_params["id"])
     partner_type = v1.parse_choice("partnerType", q(request, "partnerType"), v1.PARTNER_TYPES, "Production")
-    subject = v1.subject_value(q(request, "subject"))
+    raw_subject = q(request, "subject")
+    subject = v1.subject_value(raw_subject)
     is_multipart = request.headers.get("content-type", "").lower().startswith("multipart/")
     if not is_multipart and not request.headers.get("name"):
         raise bad_request("Missing Name header")
-    plan = await ex.plan_send(who, station, partner_route, partner_type, subject)
+    # An absent subject means the partner's default; an empty one means none.
+    plan = await ex.plan_send(who, station, partner_route, partner_type, subject, default=raw_subject is None)
     s = ex.settings
     try:
         files = await receive_files(request, ex.store.new_blob, s.v1_max_files, s.v1_max_bytes)

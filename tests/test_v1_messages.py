@@ -15,6 +15,7 @@ import secrets
 import time
 import zipfile
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -25,14 +26,14 @@ from argon2 import PasswordHasher
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from conftest import BACKENDS, ServerProcess, Signer, _make_server, error_code
+from conftest import BACKENDS, ServerProcess, Signer, _database, error_code
 from relaybox.auth import passwords
 
 PASSWORD = "correct horse 1"
 ACCEPTED = {"message": "Successfully added a new outbound entry"}
 MIB = 1024 * 1024
-# One server per backend with small limits (module-wide: a server start per test would cost more).
 LIMITED = {"V1_MAX_BYTES": "1000", "V1_BATCH_MAX_BYTES": "35", "PUBLIC_URL": "https://relay.example.com/base"}
+SHORT_LIVED = {"V1_DEFAULT_EXPIRY": "1"}
 
 
 # -- fixtures and helpers ------------------------------------------------------------------------
@@ -43,9 +44,30 @@ def fast_hasher(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
-def limited_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    env = {f"RELAYBOX_{k}": v for k, v in LIMITED.items()}
-    yield from _make_server(tmp_path_factory.mktemp("limited"), str(request.param), env)
+def side_servers(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """Servers with other settings, started side by side and kept for the module: each start
+    costs seconds, and these few tests are all that use them."""
+    with contextlib.ExitStack() as stack:
+        made: dict[str, ServerProcess] = {}
+        for name, settings in (("limited", LIMITED), ("short", SHORT_LIVED)):
+            url = stack.enter_context(_database(str(request.param)))
+            env = {f"RELAYBOX_{k}": v for k, v in settings.items()}
+            made[name] = srv = ServerProcess(tmp_path_factory.mktemp(name) / "data", env, url)
+            stack.callback(srv.stop)
+        with ThreadPoolExecutor() as pool:
+            for started in [pool.submit(srv.start) for srv in made.values()]:
+                started.result()
+        yield made
+
+
+@pytest.fixture
+def limited_server(side_servers: dict[str, ServerProcess]) -> ServerProcess:
+    return side_servers["limited"]
+
+
+@pytest.fixture
+def short_lived_server(side_servers: dict[str, ServerProcess]) -> ServerProcess:
+    return side_servers["short"]
 
 
 class Api:
@@ -146,19 +168,19 @@ def provision(srv: ServerProcess, http: httpx.Client, ab: dict[str, Any] | None,
             assert await store.add_route(route, secret, now)
             await add_account(store, email, PASSWORD, now)
             await store.accounts.link(email, route, None, None, now)
-        ids: list[int | None] = []
+        made: list[int | None] = []
         for (station, _), (other, _), fields in ((names[0], names[1], ab), (names[1], names[0], ba)):
             if fields is None:
-                ids.append(None)
+                made.append(None)
                 continue
             doc = {**fields, "stationAS2Id": station, "as2Identifier": other}
-            ids.append((await store.partners.add(station, other, partner_fields(doc, create=True), now)).id)
-        return ids
+            made.append((await store.partners.add(station, other, partner_fields(doc, create=True), now)).id)
+        return made
 
-    ids = srv._store_call(work)
+    partner_ids = srv._store_call(work)
     a, b = (
         Side(route, Signer(route, secret), Api(http, email), pid)
-        for (route, secret), email, pid in zip(names, emails, ids, strict=True)
+        for (route, secret), email, pid in zip(names, emails, partner_ids, strict=True)
     )
     return Pair(srv, http, a, b)
 
@@ -289,6 +311,15 @@ def test_send_raw_single_file(pair: Pair) -> None:
     # Without a Content-Type the default is stored.
     plain = accepted(send_raw(pair.a.api, pair.a.route, pair.b.route, b"x", "x.bin"), pair.srv)
     assert pair.srv._store_call(lambda s: s.get_message(pair.b.route, plain)).content_type == "application/octet-stream"
+    # Every POST is a new message; "profile" is ignored; a path route may spell @ as %40; the
+    # name header is UTF-8.
+    again = accepted(send_raw(pair.a.api, pair.a.route, pair.b.route, b"x", "x.bin", profile="any"), pair.srv)
+    station, partner = (r.replace("@", "%40") for r in (pair.a.route, pair.b.route))
+    r = pair.a.api.post(f"/v1/message/{station}/{partner}", content=b"u", headers={"Name": "Grüße.txt".encode()})
+    utf8 = accepted(r, pair.srv)
+    assert len({link, plain, again, utf8}) == 4
+    assert ids(pair.b.api, "received") == [utf8, again, plain, link]
+    assert one(pair.b.api, "received", utf8)["attachments"] == [{"name": "Grüße.txt", "size": 1}]
 
 
 def test_send_link_uses_public_url(provisioner: Any, limited_server: ServerProcess) -> None:
@@ -397,6 +428,23 @@ def test_send_unknown_partner(pair: Pair) -> None:
     refused(send_raw(pair.a.api, pair.a.route, stranger.route, b"x", "x.txt"), 404)
 
 
+def test_send_fault_order(make_pair: Any) -> None:
+    """401, 429, 400 (path, query, headers), 403, 404, body faults (400, 413), 409."""
+    p = make_pair(ba={"pauseIncoming": True})
+    [stranger] = p.routes(1)
+    eleven = [(f"f{i}", b"x") for i in range(11)]
+    refused(send_raw(p.a.api, p.b.route, p.a.route, b"x", "x", subject="s" * 256), 400)  # query before 403
+    refused(send_raw(p.a.api, p.b.route, p.a.route, b"x", None), 400, "Missing Name header")  # header before 403
+    refused(send_raw(p.a.api, p.b.route, p.a.route, b"x", ".."), 403)  # 403 before the body
+    refused(send_files(p.a.api, p.b.route, p.a.route, eleven), 403)
+    refused(send_files(p.a.api, p.a.route, stranger.route, eleven), 404)  # 404 before the body
+    refused(send_raw(p.a.api, p.a.route, stranger.route, b"x", "../x"), 404)
+    refused(send_files(p.a.api, p.a.route, p.b.route, eleven), 413)  # body faults before 409
+    refused(send_raw(p.a.api, p.a.route, p.b.route, b"x", "a/b"), 400)
+    refused(send_raw(p.a.api, p.a.route, p.b.route, b"x", "fine.txt"), 409)
+    refused(p.http.post(f"/v1/message/{p.b.route}/{p.a.route}", content=b"x", headers={"Name": "x"}), 401)
+
+
 def test_partner_type_selects_the_partner_record(make_pair: Any) -> None:
     p = make_pair(ba={"partnerType": "Test"})  # bravo knows alpha only as a Test partner
     p.partner(p.a.route, p.b.route, partnerType="Test", requestMdn=False, messageSubject="T")
@@ -423,8 +471,15 @@ def test_subject_query_and_partner_default(make_pair: Any) -> None:
     url = f"/v1/message/{p.a.route}/{p.b.route}"
     for bad in ("s" * 256, "line\nbreak", "tab\tbed"):
         refused(p.a.api.post(url, params={"subject": bad}, content=b"x", headers={"Name": "x"}), 400)
-    # An empty subject means none, not the partner's default (a missing one means the default).
-    assert "subject" not in one(p.a.api, "sent", p.send(subject=""))
+
+
+def test_empty_subject_means_none(make_pair: Any) -> None:
+    """ "empty = none; when absent, the partner's messageSubject": an explicit empty subject
+    overrides the partner's default."""
+    p = make_pair(ab={"messageSubject": "Invoice"})
+    link = p.send(subject="")
+    assert "subject" not in one(p.a.api, "sent", link)
+    assert "subject" not in one(p.b.api, "received", link)
 
 
 def test_refused_sends_store_nothing(make_pair: Any) -> None:
@@ -722,18 +777,17 @@ def test_get_one_not_found(make_pair: Any) -> None:
     assert one(p.a.api, "queued", queued)["state"] == "queued"
 
 
-def test_expired_messages_are_not_found(provisioner: Any, server_factory: Any) -> None:
-    srv = server_factory(V1_DEFAULT_EXPIRY="1")
+def test_expired_messages_are_not_found(short_lived_server: ServerProcess, provisioner: Any) -> None:
+    srv = short_lived_server  # V1_DEFAULT_EXPIRY=1
     p = provisioner(srv)
-    link = p.send()
     [c] = p.routes(1)
     p.partner(p.a.route, c.route, pauseOutgoing=True)
+    link = p.send()
     queued = accepted(send_raw(p.a.api, p.a.route, c.route, b"x", "x.txt"), srv)
-    assert one(p.b.api, "received", link)["expiryTimestamp"] - one(p.a.api, "sent", link)["persistedTimestamp"] in (
-        999,
-        1000,
-        1001,
-    )
+    # The setting applies from submission, in every state.
+    records = srv._store_call(lambda s: s.messages_after(0, 0.0))
+    lifetimes = {r.link: round(r.expires_at - r.received_at, 3) for r in records if r.link in (link, queued)}
+    assert lifetimes == {link: 1.0, queued: 1.0}
     time.sleep(1.3)
     for api, kind in ((p.b.api, "received"), (p.a.api, "sent")):
         not_found(api.get(f"/v1/message/{kind}/{link}"), link)
@@ -746,6 +800,7 @@ def test_expired_messages_are_not_found(provisioner: Any, server_factory: Any) -
     not_found(p.b.api.post(f"/v1/message/received/{link}/markUnread"), link)
     got = p.http.get(f"/1/get-message/{link}", headers=p.b.signer.receive())
     assert (got.status_code, error_code(got)) == (410, 302)
+    assert p.http.get("/1/list-messages", headers=p.b.signer.receive()).json() == []
 
 
 # == 7 Attachments and receipts ============================================================================
@@ -769,11 +824,20 @@ def test_attachment_downloads(pair: Pair) -> None:
     assert pair.a.api.get(f"/v1/message/sent/{link}/attachments/2").content == b"\x00\x01\x02"
     refused(api.get(f"/v1/message/received/{link}/attachments/3"), 404)
     refused(api.get(f"/v1/message/received/{link}/attachments/99"), 404)
-    for bad in ("x", "-1", "1.0", "%C2%B2", "%EF%BC%91"):  # superscript two and fullwidth one are not integers
-        refused(api.get(f"/v1/message/received/{link}/attachments/{bad}"), 400)
     not_found(pair.a.api.get(f"/v1/message/received/{link}/attachments"), link)
     not_found(api.get(f"/v1/message/sent/{link}/attachments"), link)
     refused(api.get(f"/v1/message/queued/{link}/attachments"), 404)
+
+
+def test_attachment_index_must_be_a_decimal_integer(pair: Pair) -> None:
+    link = pair.send_many([("a.txt", b"a"), ("b.txt", b"b")])
+    assert pair.b.api.get(f"/v1/message/received/{link}/attachments/01").content == b"b"
+    # "x", negative, fractional, hex, signed; superscript two, fullwidth one and Arabic-Indic one
+    # are Unicode digits but not integers.
+    for bad in ("x", "-1", "1.0", "0x1", "+1", "%C2%B2", "%EF%BC%91", "%D9%A1"):
+        r = pair.b.api.get(f"/v1/message/received/{link}/attachments/{bad}")
+        assert r.status_code == 400, (bad, r.status_code, r.text)
+        refused(r, 400)
 
 
 def test_attachments_all_zip(pair: Pair) -> None:
@@ -1046,6 +1110,7 @@ def test_paused_outgoing_stop_retry_and_release(make_pair: Any) -> None:
     assert ids(p.a.api, "queued") == []
     sent = one(p.a.api, "sent", link)
     assert (sent["state"], sent["deliveryStatus"], sent["transportStatusReceived"]) == ("sent", "Delivered", 200)
+    assert sent["expiryTimestamp"] == record["expiryTimestamp"]  # expiry runs from submission
     assert ids(p.b.api, "received") == [link]
     [entry] = p.http.get("/1/list-messages", headers=p.b.signer.receive()).json()
     assert entry["link"] == link
@@ -1179,12 +1244,7 @@ def test_payload_purged_once_both_views_are_deleted(pair: Pair) -> None:
     assert pair.a.api.get(f"/v1/message/sent/{link}/attachments/1").content == b"b"
     assert pair.a.api.delete(f"/v1/message/sent/{link}").status_code == 200
     assert payloads(pair.srv) == before
-    # The other order, and an undelivered message.
-    other = pair.send()
-    pair.a.api.delete(f"/v1/message/sent/{other}")
-    assert payloads(pair.srv) == before + 1
-    pair.b.api.delete("/v1/message/received", json=[other])
-    assert payloads(pair.srv) == before
+    # An undelivered message has one view.
     pair.srv._store_call(lambda s: s.partners.update(pair.a.partner_id, {"pause_outgoing": True}))
     queued = pair.send()
     assert payloads(pair.srv) == before + 1

@@ -85,8 +85,8 @@ def _boundary(request: Request) -> bytes | None:
 
 
 def _too_large_declared(request: Request, limit: int) -> bool:
-    declared = request.headers.get("content-length", "")
-    return declared.isdigit() and int(declared) > limit
+    declared = v1.decimal(request.headers.get("content-length"))
+    return declared is not None and declared > limit
 
 
 async def _parts(

@@ -1,14 +1,16 @@
-"""What the sync and async management clients share: every ``/v1`` request as a ``Call`` (built
-here, sent by the client), uploads, downloads, the token and the parsing of every answer.
+"""What the sync and async management clients share: every ``/v1`` endpoint, described once as
+a function that takes a public method's arguments and returns the request (a ``Call``: method,
+path, query, body, how to parse the answer); the uploads, downloads and token handling.
 
-A client method is one line: build the ``Call`` here, run it. Both clients run calls the same way
-(lazy authorize, one retry after a 401 of a renewable token), so the two cannot drift apart.
+The clients only run what these functions build (lazy authorize, one retry after a 401 of a
+renewable token); their public methods are generated from them, so the two cannot drift apart.
 """
 
 from __future__ import annotations
 
 import enum
 import hashlib
+import inspect
 import io
 import mimetypes
 import os
@@ -272,7 +274,7 @@ class Call(Generic[T]):
 
 def finish(call: Call[T], response: httpx.Response) -> T:
     """Raise ``ManagementError`` for a non-2xx answer, else parse it (a malformed body too raises)."""
-    if not 200 <= response.status_code < 300:
+    if not response.is_success:
         raise error_from(response)
     try:
         return call.parse(response)
@@ -326,6 +328,26 @@ class TokenState:
         if username is not None and password is not None:
             self.username, self.password = username, password
         self.token, self.expiry_ms = token.token, token.expiry_ms
+
+
+def expose(method: Callable[..., Any], endpoint: Callable[..., Any], owner: str, returns: str | None = None) -> None:
+    """Make a client's generated ``method(self, *args, **kwargs)`` look written out by hand: the
+    endpoint's name and docstring, and its signature with ``self`` first (for ``help``, ``inspect``
+    and IDEs; type checkers already see it through the ``ParamSpec``). ``returns`` is the result's
+    annotation; by default the ``T`` of the endpoint's ``Call[T]``."""
+    signature = inspect.signature(endpoint)
+    if returns is None:
+        annotation = str(signature.return_annotation)
+        if not (annotation.startswith("Call[") and annotation.endswith("]")):
+            raise TypeError(f"{endpoint.__name__} does not return a Call[...]")
+        returns = annotation[len("Call[") : -1]
+    self_param = inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    method.__name__ = endpoint.__name__
+    method.__qualname__ = f"{owner}.{endpoint.__name__}"
+    method.__doc__ = endpoint.__doc__
+    method.__dict__["__signature__"] = signature.replace(
+        parameters=[self_param, *signature.parameters.values()], return_annotation=returns
+    )
 
 
 # -- parsing -----------------------------------------------------------------------------------
@@ -409,23 +431,128 @@ def parse_batch(response: httpx.Response) -> BatchResult:
     return BatchResult(response.content, partial, index, response.headers.get(h.REQUEST_ID))
 
 
-# -- the calls, one builder per endpoint -------------------------------------------------------
+# -- the endpoints ------------------------------------------------------------------------------
+#
+# One function per public method of both clients, named as the method: its signature and
+# docstring are the method's (see ``expose``), and it returns what the client runs: a ``Call``,
+# ``Pages`` (``iter_messages``) or a ``DownloadCall``. Arguments are checked here, before any
+# request. The list and partner endpoints pass their ``locals()`` (the arguments, by name) on.
+
+_LIST_PARAMS = {
+    "sort_col": "sortCol",
+    "sort_dir": "sortDir",
+    "partner_type": "partnerType",
+    "page_offset": "pageOffset",
+    "page_length": "pageLength",
+    "partner": "partnerAS2Id",
+    "station": "stationAS2Id",
+    "message_id": "as2MessageId",
+    "subject": "subject",
+    "unread_only": "unreadOnly",
+    "query": "query",
+}
+_PARTNER_FIELDS = {
+    "name": "name",
+    "description": "description",
+    "uri": "uri",
+    "message_subject": "messageSubject",
+    "pause_incoming": "pauseIncoming",
+    "pause_outgoing": "pauseOutgoing",
+    "send_timeout": "sendTimeout",
+    "request_mdn": "requestMdn",
+}
 
 
-def send_call(station: str, partner: str, files: SendFiles, partner_type: str, subject: str | None) -> Call[SendResult]:
+def list_call(view: str, args: Mapping[str, Any]) -> Call[Page]:
+    """``GET /v1/message/{view}`` with a list method's arguments (``None`` ones left out)."""
+    _choice(view, _VIEWS, "view")
+    params = {query: _query_value(args[name]) for name, query in _LIST_PARAMS.items() if args.get(name) is not None}
+    return Call("GET", f"/v1/message/{view}", parse_page, params)
+
+
+def _mark_as_read(view: str, mark_as_read: bool, views: Sequence[str] = _VIEWS) -> dict[str, str]:
+    _choice(view, views, "view")
+    if mark_as_read and view != "received":
+        raise ValueError("mark_as_read applies to received messages only")
+    return {"markAsRead": "true"} if mark_as_read else {}
+
+
+def _get_call(view: str, message_id: str, mark_as_read: bool = False) -> Call[As2Message]:
+    params = _mark_as_read(view, mark_as_read)
+    return Call("GET", f"/v1/message/{view}/{id_segment(message_id)}", parse_as2_message, params)
+
+
+def _attachment_path(view: str, message_id: str, index: int | Literal["all"], *, zip_ok: bool = False) -> str:
+    if not (zip_ok and index == "all") and (isinstance(index, bool) or not isinstance(index, int) or index < 0):
+        allowed = "an integer >= 0 or 'all'" if zip_ok else "an integer >= 0"
+        raise ValueError(f"index must be {allowed}, not {index!r}")
+    return f"/v1/message/{view}/{id_segment(message_id)}/attachments/{index}"
+
+
+def _ids(ids: Sequence[str]) -> list[str]:
+    if isinstance(ids, str):
+        raise TypeError("ids must be a list of message ids, not one string")
+    return list(ids)
+
+
+def _search(query: str | None) -> dict[str, str]:
+    return {"query": query} if query is not None else {}
+
+
+def _partner_path(partner_id: int) -> str:
+    if isinstance(partner_id, bool) or not isinstance(partner_id, int):
+        raise ValueError(f"partner id must be an integer, not {partner_id!r}")
+    return f"/v1/partner/{partner_id}"
+
+
+def partner_body(args: Mapping[str, Any]) -> dict[str, Any]:
+    """The Partner document of a partner method's arguments: the fields given (not ``UNSET``), in
+    camelCase, over ``extra``; absent ones are left out (defaults, or unchanged)."""
+    body: dict[str, Any] = dict(args.get("extra") or {})
+    partner_type = args.get("partner_type", UNSET)
+    if partner_type is not UNSET:
+        canonical = _PARTNER_TYPES.get(str(partner_type).lower())
+        if canonical is None:
+            raise ValueError(f"partner_type must be production or test, not {partner_type!r}")
+        body["partnerType"] = canonical
+    custom_headers = args.get("custom_headers", UNSET)
+    if custom_headers is not UNSET:
+        pairs = custom_headers.items() if isinstance(custom_headers, Mapping) else (custom_headers or [])
+        body["customHeaders"] = [{"headerKey": key, "headerValue": value} for key, value in pairs]
+    for name, key in _PARTNER_FIELDS.items():
+        if args.get(name, UNSET) is not UNSET:
+            body[key] = args[name]
+    return body
+
+
+def send(
+    station: str,
+    partner: str,
+    files: SendFiles,
+    *,
+    partner_type: PartnerType = "production",
+    subject: str | None = None,
+) -> Call[SendResult]:
+    """Send files from your ``station`` to its ``partner`` (a partner record of that type).
+
+    ``files``: a path; ``(name, data)``; or a list of ``(name, data)`` / ``(name, data,
+    content_type)`` where data is bytes, a path or a binary file object (sent from its
+    start). One file goes as a raw body with a ``Name`` header, several as multipart parts.
+    ``subject`` defaults to the partner's message subject. Returns the new message's id
+    (parsed from the ``Link`` header) and the link URL.
+    """
     path = f"/v1/message/{route_segment(station, 'station')}/{route_segment(partner, 'partner')}"
-    params = {"partnerType": partner_type}
+    params: dict[str, str] = {"partnerType": partner_type}
     if subject is not None:
         params["subject"] = subject
     return Call("POST", path, parse_send, params, payload=Payload(files))
 
 
-def list_call(
-    view: str,
+def received(
     *,
-    sort_col: str | None = None,
-    sort_dir: str | None = None,
-    partner_type: str | None = None,
+    sort_col: SortCol | None = None,
+    sort_dir: SortDir | None = None,
+    partner_type: PartnerType | None = None,
     page_offset: int | None = None,
     page_length: int | None = None,
     partner: str | None = None,
@@ -433,175 +560,288 @@ def list_call(
     message_id: str | None = None,
     subject: str | None = None,
     unread_only: bool | None = None,
+) -> Call[Page]:
+    """``GET /v1/message/received``: one page of the messages your stations received.
+
+    ``page_offset`` is a page number (skips ``page_offset * page_length`` records);
+    ``partner`` is the sender, ``station`` one of yours; ``subject`` matches a substring;
+    ``unread_only`` leaves out what you marked read. Omitted arguments use the server's
+    defaults (newest first, 10 per page, Production).
+    """
+    return list_call("received", locals())
+
+
+def sent(
+    *,
+    sort_col: SortCol | None = None,
+    sort_dir: SortDir | None = None,
+    partner_type: PartnerType | None = None,
+    page_offset: int | None = None,
+    page_length: int | None = None,
+    partner: str | None = None,
+    station: str | None = None,
+    message_id: str | None = None,
+    subject: str | None = None,
+) -> Call[Page]:
+    """``GET /v1/message/sent``: delivered messages of your stations (``partner``: the receiver)."""
+    return list_call("sent", locals())
+
+
+def failed(
+    *,
+    sort_col: SortCol | None = None,
+    sort_dir: SortDir | None = None,
+    partner_type: PartnerType | None = None,
+    page_offset: int | None = None,
+    page_length: int | None = None,
+    partner: str | None = None,
+    station: str | None = None,
+    message_id: str | None = None,
+    subject: str | None = None,
+) -> Call[Page]:
+    """``GET /v1/message/failed``: one entry per failed delivery attempt (an id may repeat)."""
+    return list_call("failed", locals())
+
+
+def queued(
+    *,
+    sort_col: SortCol | None = None,
+    sort_dir: SortDir | None = None,
+    partner_type: PartnerType | None = None,
+    page_offset: int | None = None,
+    page_length: int | None = None,
     query: str | None = None,
 ) -> Call[Page]:
-    _choice(view, _VIEWS, "view")
-    values: dict[str, str | int | bool | None] = {
-        "sortCol": sort_col,
-        "sortDir": sort_dir,
-        "partnerType": partner_type,
-        "pageOffset": page_offset,
-        "pageLength": page_length,
-        "partnerAS2Id": partner,
-        "stationAS2Id": station,
-        "as2MessageId": message_id,
-        "subject": subject,
-        "unreadOnly": unread_only,
-        "query": query,
-    }
-    params = {key: _query_value(value) for key, value in values.items() if value is not None}
-    return Call("GET", f"/v1/message/{view}", parse_page, params)
+    """``GET /v1/message/queued``: undelivered messages, ``queued`` and ``stopped`` (see ``state``).
+
+    ``query`` matches a route on either side or an id exactly, or a subject substring.
+    """
+    return list_call("queued", locals())
 
 
-def get_call(view: str, message_id: str, mark_as_read: bool = False) -> Call[As2Message]:
-    _choice(view, _VIEWS, "view")
-    if mark_as_read and view != "received":
-        raise ValueError("mark_as_read applies to received messages only")
-    params = {"markAsRead": "true"} if mark_as_read else {}
-    return Call("GET", f"/v1/message/{view}/{id_segment(message_id)}", parse_as2_message, params)
+def iter_messages(
+    view: View,
+    *,
+    page_length: int = MAX_PAGE_LENGTH,
+    sort_col: SortCol | None = None,
+    sort_dir: SortDir | None = None,
+    partner_type: PartnerType | None = None,
+    partner: str | None = None,
+    station: str | None = None,
+    message_id: str | None = None,
+    subject: str | None = None,
+    unread_only: bool | None = None,
+    query: str | None = None,
+) -> Pages:
+    """Every message of a list (``received``, ``sent``, ``failed``, ``queued``), page by page.
+
+    Filters as for the list methods (``query`` for ``queued`` only, ``unread_only`` for
+    ``received`` only). Pages are fetched as the iteration goes, so messages that arrive,
+    or are marked read or deleted meanwhile, can shift records between pages.
+    """
+    return Pages(view, locals())
 
 
-def mark_unread_call(message_id: str) -> Call[str]:
+def get_received(message_id: str, mark_as_read: bool = False) -> Call[As2Message]:
+    """One received message; ``mark_as_read`` marks it read for you (the answer shows it)."""
+    return _get_call("received", message_id, mark_as_read)
+
+
+def get_sent(message_id: str) -> Call[As2Message]:
+    """One sent message."""
+    return _get_call("sent", message_id)
+
+
+def get_failed(message_id: str) -> Call[As2Message]:
+    """The latest failure entry of a message."""
+    return _get_call("failed", message_id)
+
+
+def get_queued(message_id: str) -> Call[As2Message]:
+    """One queued or stopped message."""
+    return _get_call("queued", message_id)
+
+
+def mark_unread(message_id: str) -> Call[str]:
+    """Mark a received message unread again (idempotent); returns the server's message."""
     return Call("POST", f"/v1/message/received/{id_segment(message_id)}/markUnread", parse_message_text)
 
 
-def _file_params(view: str, mark_as_read: bool) -> dict[str, str]:
-    _choice(view, _FILE_VIEWS, "view")
-    if mark_as_read and view != "received":
-        raise ValueError("mark_as_read applies to received messages only")
-    return {"markAsRead": "true"} if mark_as_read else {}
+def attachment(view: FileView, message_id: str, index: int = 0, mark_as_read: bool = False) -> Call[bytes]:
+    """The bytes of attachment ``index`` (0-based) of a ``received`` or ``sent`` message.
+
+    For the receiver, the first download of a message records its receipt, if requested.
+    """
+    params = _mark_as_read(view, mark_as_read, _FILE_VIEWS)
+    return Call("GET", _attachment_path(view, message_id, index), parse_bytes, params)
 
 
-def attachment_call(view: str, message_id: str, index: int = 0, mark_as_read: bool = False) -> Call[bytes]:
-    params = _file_params(view, mark_as_read)
-    if isinstance(index, bool) or not isinstance(index, int) or index < 0:
-        raise ValueError(f"index must be an integer >= 0, not {index!r}")
-    return Call("GET", f"/v1/message/{view}/{id_segment(message_id)}/attachments/{index}", parse_bytes, params)
+def download_attachment(
+    view: FileView,
+    message_id: str,
+    index: int | Literal["all"],
+    dest: DownloadDest,
+    *,
+    mark_as_read: bool = False,
+) -> DownloadCall:
+    """Stream attachment ``index`` (or ``"all"``: the zip) to ``dest``, a path or a binary file.
+
+    A path is written through a temporary file beside it and replaced only once the transfer
+    is complete. Returns the server's file name, the size and SHA-256 of the bytes written.
+    """
+    params = _mark_as_read(view, mark_as_read, _FILE_VIEWS)
+    path = _attachment_path(view, message_id, index, zip_ok=True)
+    return DownloadCall(Call("GET", path, lambda response: None, params), dest)
 
 
-def attachments_zip_call(view: str, message_id: str, mark_as_read: bool = False) -> Call[bytes]:
-    params = _file_params(view, mark_as_read)
-    return Call("GET", f"/v1/message/{view}/{id_segment(message_id)}/attachments/all", parse_bytes, params)
+def attachments_zip(view: FileView, message_id: str, mark_as_read: bool = False) -> Call[bytes]:
+    """All attachments of a message as one zip (``/attachments/all``), entries in index order."""
+    params = _mark_as_read(view, mark_as_read, _FILE_VIEWS)
+    return Call("GET", _attachment_path(view, message_id, "all", zip_ok=True), parse_bytes, params)
 
 
-def batch_call(ids: Sequence[str], mark_as_read: bool) -> Call[BatchResult]:
-    if isinstance(ids, str):
-        raise TypeError("ids must be a list of message ids, not one string")
+def batch_download(ids: Sequence[str], mark_as_read: bool = False) -> Call[BatchResult]:
+    """The attachments of up to 100 received messages as one zip, a folder ``<id>/`` each.
+
+    An id that cannot be served gets ``<id>/.error``. Past the server's 10 MiB cap the zip
+    is cut short: ``partial`` is true and ``truncation_index`` says where it stopped.
+    """
     params = {"markAsRead": "true"} if mark_as_read else {}
-    return Call("POST", "/v1/message/received/batch/attachments", parse_batch, params, json=list(ids))
+    return Call("POST", "/v1/message/received/batch/attachments", parse_batch, params, json=_ids(ids))
 
 
-def receipt_call(view: str, message_id: str) -> Call[dict[str, Any]]:
+def receipt(view: FileView, message_id: str) -> Call[dict[str, Any]]:
+    """The signed receipt document (``/mdn``); 404 while there is none. Check it with
+    :func:`verify_receipt` and :meth:`receipt_key`."""
     _choice(view, _FILE_VIEWS, "view")
     return Call("GET", f"/v1/message/{view}/{id_segment(message_id)}/mdn", parse_object)
 
 
-def receipt_key_call() -> Call[dict[str, Any]]:
+def receipt_key() -> Call[dict[str, Any]]:
+    """The server's receipt public key document (no token needed)."""
     return Call("GET", "/v1/receipt-key", parse_object, token=False)
 
 
-def retry_control_call(action: Literal["stop", "retry"], message_id: str) -> Call[str]:
-    return Call("POST", f"/v1/message/queued/{id_segment(message_id)}/{action}", parse_message_text)
+def stop(message_id: str) -> Call[str]:
+    """Stop retrying a queued message (state ``stopped``; idempotent)."""
+    return Call("POST", f"/v1/message/queued/{id_segment(message_id)}/stop", parse_message_text)
 
 
-def delete_call(message_type: str, message_id: str) -> Call[str]:
+def retry(message_id: str) -> Call[str]:
+    """Resume a stopped message (state ``queued``; idempotent)."""
+    return Call("POST", f"/v1/message/queued/{id_segment(message_id)}/retry", parse_message_text)
+
+
+def delete(message_type: DeleteType, message_id: str) -> Call[str]:
+    """Delete one message of a category (``received``, ``sent``, ``queued``, ``stopped``, ``failed``)."""
     _choice(message_type, _DELETE_TYPES, "message_type")
     return Call("DELETE", f"/v1/message/{message_type}/{id_segment(message_id)}", parse_message_text)
 
 
-def delete_many_call(message_type: str, ids: Sequence[str]) -> Call[int]:
+def delete_many(message_type: DeleteType, ids: Sequence[str]) -> Call[int]:
+    """Delete up to 100 messages of a category; unknown ids are skipped. Returns how many went."""
     _choice(message_type, _DELETE_TYPES, "message_type")
-    if isinstance(ids, str):
-        raise TypeError("ids must be a list of message ids, not one string")
-    return Call("DELETE", f"/v1/message/{message_type}", parse_deleted, json=list(ids))
+    return Call("DELETE", f"/v1/message/{message_type}", parse_deleted, json=_ids(ids))
 
 
-def _search(query: str | None) -> dict[str, str]:
-    return {"query": query} if query is not None else {}
-
-
-def partners_call(query: str | None) -> Call[list[Partner]]:
+def partners(query: str | None = None) -> Call[list[Partner]]:
+    """The partners of all your stations; ``query`` matches name or route (substring)."""
     return Call("GET", "/v1/partner", parse_partners, _search(query))
 
 
-def _partner_id(partner_id: int) -> str:
-    if isinstance(partner_id, bool) or not isinstance(partner_id, int):
-        raise ValueError(f"partner id must be an integer, not {partner_id!r}")
-    return str(partner_id)
+def partner(partner_id: int) -> Call[Partner]:
+    """One partner by id."""
+    return Call("GET", _partner_path(partner_id), parse_partner)
 
 
-def partner_call(partner_id: int) -> Call[Partner]:
-    return Call("GET", f"/v1/partner/{_partner_id(partner_id)}", parse_partner)
-
-
-def partner_body(
+def create_partner(
+    station: str,
+    partner_route: str,
     *,
-    name: str | Unset,
-    description: str | Unset,
-    uri: str | None | Unset,
-    message_subject: str | None | Unset,
-    custom_headers: Mapping[str, str] | Sequence[tuple[str, str]] | None | Unset,
-    pause_incoming: bool | Unset,
-    pause_outgoing: bool | Unset,
-    send_timeout: int | Unset,
-    partner_type: str | Unset,
-    request_mdn: bool | Unset,
-    extra: Mapping[str, Any] | None,
-) -> dict[str, Any]:
-    """A Partner document of the fields given (absent ones are left out: defaults, or unchanged)."""
-    body: dict[str, Any] = dict(extra or {})
-    if not isinstance(partner_type, Unset):
-        canonical = _PARTNER_TYPES.get(partner_type.lower())
-        if canonical is None:
-            raise ValueError(f"partner_type must be production or test, not {partner_type!r}")
-        body["partnerType"] = canonical
-    if not isinstance(custom_headers, Unset):
-        pairs = custom_headers.items() if isinstance(custom_headers, Mapping) else (custom_headers or [])
-        body["customHeaders"] = [{"headerKey": key, "headerValue": value} for key, value in pairs]
-    fields = {
-        "name": name,
-        "description": description,
-        "uri": uri,
-        "messageSubject": message_subject,
-        "pauseIncoming": pause_incoming,
-        "pauseOutgoing": pause_outgoing,
-        "sendTimeout": send_timeout,
-        "requestMdn": request_mdn,
-    }
-    body.update({key: value for key, value in fields.items() if not isinstance(value, Unset)})
-    return body
+    name: str | Unset = UNSET,
+    description: str | Unset = UNSET,
+    uri: str | None | Unset = UNSET,
+    message_subject: str | None | Unset = UNSET,
+    custom_headers: Mapping[str, str] | Sequence[tuple[str, str]] | None | Unset = UNSET,
+    pause_incoming: bool | Unset = UNSET,
+    pause_outgoing: bool | Unset = UNSET,
+    send_timeout: int | Unset = UNSET,
+    partner_type: PartnerType | Unset = UNSET,
+    request_mdn: bool | Unset = UNSET,
+    extra: Mapping[str, Any] | None = None,
+) -> Call[Partner]:
+    """Add ``partner_route`` as a partner of your ``station``; fields left out take the defaults.
 
-
-def create_partner_call(station: str, partner_route: str, body: dict[str, Any]) -> Call[Partner]:
-    document = {**body, "stationAS2Id": station, "as2Identifier": partner_route}
+    Without ``uri`` the partner must be a route of this server (local). ``extra`` adds raw
+    camelCase fields to the document. 409 if (station, route, type) exists.
+    """
+    document = {**partner_body(locals()), "stationAS2Id": station, "as2Identifier": partner_route}
     return Call("POST", "/v1/partner", parse_partner, json=document)
 
 
-def update_partner_call(partner_id: int, body: dict[str, Any]) -> Call[Partner]:
-    return Call("PUT", f"/v1/partner/{_partner_id(partner_id)}", parse_partner, json=body)
+def update_partner(
+    partner_id: int,
+    *,
+    name: str | Unset = UNSET,
+    description: str | Unset = UNSET,
+    uri: str | None | Unset = UNSET,
+    message_subject: str | None | Unset = UNSET,
+    custom_headers: Mapping[str, str] | Sequence[tuple[str, str]] | None | Unset = UNSET,
+    pause_incoming: bool | Unset = UNSET,
+    pause_outgoing: bool | Unset = UNSET,
+    send_timeout: int | Unset = UNSET,
+    partner_type: PartnerType | Unset = UNSET,
+    request_mdn: bool | Unset = UNSET,
+    extra: Mapping[str, Any] | None = None,
+) -> Call[Partner]:
+    """Change the given fields of a partner; the others stay (``uri=None`` clears the URI).
+
+    Clearing ``pause_outgoing`` delivers its queued local messages within the call.
+    """
+    return Call("PUT", _partner_path(partner_id), parse_partner, json=partner_body(locals()))
 
 
-def delete_partner_call(partner_id: int) -> Call[str]:
-    return Call("DELETE", f"/v1/partner/{_partner_id(partner_id)}", parse_message_text)
+def delete_partner(partner_id: int) -> Call[str]:
+    """Delete a partner; its queued messages become ``stopped``."""
+    return Call("DELETE", _partner_path(partner_id), parse_message_text)
 
 
-def stations_call(query: str | None) -> Call[list[Station]]:
+def stations(query: str | None = None) -> Call[list[Station]]:
+    """Your stations; ``query`` matches name or route (substring)."""
     return Call("GET", "/v1/station", parse_stations, _search(query))
 
 
-def next_page(page: Page, offset: int, length: int) -> int | None:
-    """The page number after ``offset``, or ``None`` when ``page`` was the last one."""
-    if not page.records or (offset + 1) * length >= page.total_records:
-        return None
-    return offset + 1
+# -- pages and downloads -----------------------------------------------------------------------
 
 
-# -- downloads ---------------------------------------------------------------------------------
+class Pages:
+    """``iter_messages``' walk through a list: the call of each page in turn, from page 0 until
+    one comes back empty or is the last one."""
+
+    def __init__(self, view: str, args: Mapping[str, Any]) -> None:
+        self._view = view
+        self._args = dict(args)
+        self._length: int = args["page_length"]
+        self._offset: int | None = 0
+
+    def next_call(self) -> Call[Page] | None:
+        """The call of the next page, or ``None`` when the walk is over."""
+        if self._offset is None:
+            return None
+        return list_call(self._view, {**self._args, "page_offset": self._offset})
+
+    def take(self, page: Page) -> list[As2Message]:
+        """The records of the page just fetched; decides whether another page follows."""
+        assert self._offset is not None
+        last = not page.records or (self._offset + 1) * self._length >= page.total_records
+        self._offset = None if last else self._offset + 1
+        return page.records
 
 
 class DownloadSink:
     """Receives a streamed download: hashes it, writes it to a file object, or to a path through a
-    temporary file beside it that is renamed only once the transfer is complete."""
+    temporary file beside it that is renamed only once the transfer is complete. As a context
+    manager it aborts (removes the temporary file) when the transfer fails."""
 
     def __init__(self, dest: DownloadDest) -> None:
         self._dest = dest
@@ -613,6 +853,13 @@ class DownloadSink:
         if isinstance(dest, str | os.PathLike):
             self._final = Path(os.fspath(dest))
             self._tmp, self._tmp_path = open_temp(self._final.parent)
+
+    def __enter__(self) -> DownloadSink:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object) -> None:
+        if exc_type is not None:
+            self.abort()
 
     def write(self, chunk: bytes) -> None:
         self._digest.update(chunk)
@@ -644,9 +891,9 @@ class DownloadSink:
             self._tmp_path = None
 
 
-def download_call(view: str, message_id: str, index: int | Literal["all"], mark_as_read: bool) -> Call[None]:
-    params = _file_params(view, mark_as_read)
-    if index != "all" and (isinstance(index, bool) or not isinstance(index, int) or index < 0):
-        raise ValueError(f"index must be an integer >= 0 or 'all', not {index!r}")
-    path = f"/v1/message/{view}/{id_segment(message_id)}/attachments/{index}"
-    return Call("GET", path, lambda response: None, params)
+@dataclass
+class DownloadCall:
+    """``download_attachment``: a ``GET`` whose 2xx body is streamed into ``dest``."""
+
+    call: Call[None]
+    dest: DownloadDest

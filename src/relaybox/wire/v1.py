@@ -17,6 +17,14 @@ _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}")
 _MESSAGE_ID = re.compile(r"[A-Za-z0-9._~-]{1,128}")
 
 
+def decimal(value: str | None, digits: int = 18) -> int | None:
+    """``value`` as a non-negative integer when it is 1..``digits`` ASCII digits, else None
+    (``str.isdigit`` would accept other scripts' digits and superscripts, which ``int`` refuses)."""
+    if value is None or not re.fullmatch(f"[0-9]{{1,{digits}}}", value):
+        return None
+    return int(value)
+
+
 def query_value(params: Mapping[str, str], name: str) -> str | None:
     value = params.get(name)
     if value is not None and len(value) > MAX_QUERY_VALUE:
@@ -48,10 +56,11 @@ def parse_choice(name: str, value: str | None, choices: Mapping[str, str], defau
 def parse_int(name: str, value: str | None, default: int, lo: int, hi: int | None = None) -> int:
     if value is None:
         return default
-    if not re.fullmatch(r"[0-9]{1,9}", value) or int(value) < lo or (hi is not None and int(value) > hi):
+    number = decimal(value, 9)
+    if number is None or number < lo or (hi is not None and number > hi):
         bounds = f"{lo}..{hi}" if hi is not None else f">= {lo}"
         raise bad_request(f"Query parameter {name} must be an integer {bounds}")
-    return int(value)
+    return number
 
 
 def route_param(name: str, value: str) -> str:
@@ -206,6 +215,7 @@ _DEFAULTS: dict[str, Any] = {
 
 __all__ = [
     "PARTNER_TYPES",
+    "decimal",
     "V1Error",
     "file_name",
     "message_ids",

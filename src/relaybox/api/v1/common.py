@@ -46,8 +46,8 @@ def generic(message: str, status: int = 200, headers: dict[str, str] | None = No
 
 async def json_body(request: Request) -> Any:
     """The request's JSON document: 413 over 1 MiB, 400 when it is not JSON."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_JSON_BODY:
+    declared = v1.decimal(request.headers.get("content-length"))
+    if declared is not None and declared > MAX_JSON_BODY:
         raise V1Error(413, f"Request body is larger than {MAX_JSON_BODY} bytes")
     body = bytearray()
     async for chunk in request.stream():

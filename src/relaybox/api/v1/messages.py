@@ -141,9 +141,10 @@ async def attachment(request: Request) -> Response:
     if raw == "all":
         data = await ex.zip_all(who, kind, link, mark_read=mark)
         return _download(data, f"{link}.zip")
-    if not raw.isdigit() or len(raw) > 9:
+    index = v1.decimal(raw, 9)
+    if index is None:
         raise bad_request("Attachment index must be a non-negative integer or 'all'")
-    found, payload = await ex.open_attachment(who, kind, link, int(raw), mark_read=mark)
+    found, payload = await ex.open_attachment(who, kind, link, index, mark_read=mark)
     return _stream(payload, found.file_name, found.size)
 
 

@@ -13,10 +13,10 @@ from relaybox.wire import v1
 
 
 def _partner_id(request: Request) -> int:
-    raw = request.path_params["partner_id"]
-    if not raw.isdigit() or len(raw) > 18:
+    number = v1.decimal(request.path_params["partner_id"])
+    if number is None:
         raise bad_request("partnerId must be a positive integer")
-    return int(raw)
+    return number
 
 
 def _check_station(who: Caller, doc: object) -> None:

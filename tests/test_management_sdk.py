@@ -702,10 +702,31 @@ def test_async_client_has_the_same_surface() -> None:
         other = asyn[name]
         assert list(signature.parameters) == list(other.parameters), name
         assert [p.default for p in signature.parameters.values()] == [p.default for p in other.parameters.values()]
+        assert inspect.getdoc(vars(ManagementClient)[name]) == inspect.getdoc(vars(AsyncManagementClient)[name])
         if name not in ("verify_receipt",):
             assert inspect.iscoroutinefunction(vars(AsyncManagementClient)[name]) or inspect.isasyncgenfunction(
                 vars(AsyncManagementClient)[name]
             ), name
+
+
+def test_generated_methods_read_as_written_out() -> None:
+    """The public methods are made from the endpoint functions: help() and IDEs see each one's
+    own name, docstring and signature (with ``self``), as if written out in the class."""
+    for cls, pages in (
+        (ManagementClient, "Iterator[As2Message]"),
+        (AsyncManagementClient, "AsyncIterator[As2Message]"),
+    ):
+        received = vars(cls)["received"]
+        assert received.__name__ == "received" and received.__qualname__ == f"{cls.__name__}.received"
+        assert received.__module__ == cls.__module__
+        assert (received.__doc__ or "").startswith("``GET /v1/message/received``: one page")
+        signature = inspect.signature(received)
+        assert list(signature.parameters)[:2] == ["self", "sort_col"] and signature.return_annotation == "Page"
+        assert inspect.signature(vars(cls)["iter_messages"]).return_annotation == pages
+        assert inspect.signature(vars(cls)["download_attachment"]).return_annotation == "Download"
+        assert inspect.signature(vars(cls)["receipt_key"]).return_annotation == "dict[str, Any]"
+    with ManagementClient(BASE, token="t") as mc:
+        assert list(inspect.signature(mc.create_partner).parameters)[:3] == ["station", "partner_route", "name"]
 
 
 async def test_async_client_round_trip(fake: Fake, tmp_path: Path) -> None:

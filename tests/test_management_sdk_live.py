@@ -24,7 +24,6 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from secrets import token_hex
-from typing import Any
 
 import pytest
 from argon2 import PasswordHasher
@@ -39,6 +38,7 @@ from relaybox.client import (
     InvalidReceipt,
     ManagementClient,
     ManagementError,
+    Token,
     verify_receipt,
 )
 
@@ -86,20 +86,35 @@ def fast_hasher() -> Iterator[None]:
         yield
 
 
+@dataclass
+class Tuned:
+    """The ``TUNED`` server, an account on it, and that account's first token (issued as the
+    server came up: expired by the time the last tests of the module run)."""
+
+    server: ServerProcess
+    alice: Account
+    first_token: Token
+
+
 @pytest.fixture(scope="module", autouse=True)
-def tuned(shared_server: ServerProcess, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[], Any]]:
+def tuned(
+    shared_server: ServerProcess, tmp_path_factory: pytest.TempPathFactory, fast_hasher: None
+) -> Iterator[Callable[[], Tuned]]:
     """A server of the module's backend with the ``TUNED`` settings. A start costs seconds, so it
-    starts in the background as the module begins; ``tuned()`` waits for it and returns it."""
+    starts in the background as the module begins; ``tuned()`` waits for it."""
     with _database(shared_server.backend) as url, ThreadPoolExecutor(1) as pool:
         server = ServerProcess(tmp_path_factory.mktemp("tuned") / "data", TUNED, url)
-        started = pool.submit(server.start)
+        alice = new_account(server)  # straight into the store, before the server runs
 
-        def ready() -> ServerProcess:
-            started.result()
-            return server
+        def start() -> Tuned:
+            # No store calls in this thread: alembic's migration context is process-global.
+            server.start()
+            with alice.client(server) as mc:
+                return Tuned(server, alice, mc.authorize())
 
+        started = pool.submit(start)
         try:
-            yield ready
+            yield started.result
         finally:
             pool.shutdown(wait=True)  # a start still under way finishes before the stop
             server.stop()
@@ -569,8 +584,8 @@ def test_cli_login_inbox_outbox_download(server: ServerProcess, pair: tuple[Acco
 # -- settings (the tuned server; last, so that it had time to start) -------------------------------
 
 
-def test_batch_download_stops_at_the_cap(tuned: Callable[[], ServerProcess]) -> None:
-    server = tuned()  # V1_BATCH_MAX_BYTES=5
+def test_batch_download_stops_at_the_cap(tuned: Callable[[], Tuned]) -> None:
+    server = tuned().server  # V1_BATCH_MAX_BYTES=5
     alice, bob = new_pair(server)
     with alice.client(server) as a, bob.client(server) as b:
         one = a.send(alice.station, bob.station, ("a.txt", b"123")).message_id
@@ -584,12 +599,10 @@ def test_batch_download_stops_at_the_cap(tuned: Callable[[], ServerProcess]) -> 
         assert nothing.partial and nothing.truncation_index == (-1, -1)
 
 
-def test_expired_token_is_renewed_by_a_client_with_credentials(tuned: Callable[[], ServerProcess]) -> None:
-    server = tuned()  # TOKEN_TTL=2
-    alice = new_account(server)
-    with alice.client(server) as mc:
-        old = mc.authorize()
-    time.sleep(max(0.0, old.expiry_ms / 1000 - time.time()) + 0.1)
+def test_expired_token_is_renewed_by_a_client_with_credentials(tuned: Callable[[], Tuned]) -> None:
+    setup = tuned()  # TOKEN_TTL=2
+    server, alice, old = setup.server, setup.alice, setup.first_token
+    time.sleep(max(0.0, old.expiry_ms / 1000 + 0.1 - time.time()))  # normally long past already
     with ManagementClient(server.url, token=old.token) as stale:
         raises(401, stale.stations)
     with ManagementClient(server.url, token=old.token, username=alice.email, password=alice.password) as renewing:

@@ -51,7 +51,7 @@ def cli() -> None:
 def serve(
     host: str | None, port: int | None, data_dir: Path | None, database_url: str | None, demo: bool, workers: int | None
 ) -> None:
-    """Serve the route API."""
+    """Serve the route API (/1) and the management API (/v1)."""
     from relaybox.cli._serve import run_server
 
     settings = settings_from(host=host, port=port, data_dir=data_dir, database_url=database_url, workers=workers)

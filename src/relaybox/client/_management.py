@@ -30,10 +30,10 @@ from relaybox.client._core import CHUNK
 from relaybox.client._management_core import (
     DEFAULT_TIMEOUT,
     Call,
+    ClientBase,
     DownloadCall,
     DownloadSink,
     Pages,
-    TokenState,
     api_base,
     expose,
     finish,
@@ -44,6 +44,10 @@ from relaybox.client._receipts import verify_receipt
 P = ParamSpec("P")
 T = TypeVar("T")
 _Method = Callable[Concatenate["ManagementClient", P], T]
+
+# The makers of the public methods (the table at the end of ``ManagementClient``): each takes an endpoint
+# function of ``_management_core`` and gives the method of that name, signature and docstring,
+# which runs what the endpoint builds: a ``Call``, the ``Pages`` of a list, or a ``DownloadCall``.
 
 
 def _method(endpoint: Callable[P, Call[T]]) -> _Method[P, T]:
@@ -72,7 +76,7 @@ def _download_method(endpoint: Callable[P, DownloadCall]) -> _Method[P, Download
     return method
 
 
-class ManagementClient:
+class ManagementClient(ClientBase[httpx.Client]):
     """An account's connection to the management API (``/v1``) of a relaybox server.
 
     Give a ``token`` (from :meth:`authorize` or ``relaybox login``), or ``username`` and
@@ -104,17 +108,8 @@ class ManagementClient:
         timeout: float = DEFAULT_TIMEOUT,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        self._state = TokenState(token, username, password)
+        super().__init__(token, username, password)
         self._http = httpx.Client(base_url=api_base(base_url), timeout=httpx.Timeout(timeout), transport=transport)
-
-    @property
-    def url(self) -> str:
-        return str(self._http.base_url)
-
-    @property
-    def token(self) -> str | None:
-        """The token in use (``None`` before the first authorize)."""
-        return self._state.token
 
     def close(self) -> None:
         self._http.close()

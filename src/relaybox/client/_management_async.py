@@ -25,10 +25,10 @@ from relaybox.client._core import CHUNK
 from relaybox.client._management_core import (
     DEFAULT_TIMEOUT,
     Call,
+    ClientBase,
     DownloadCall,
     DownloadSink,
     Pages,
-    TokenState,
     api_base,
     expose,
     finish,
@@ -39,6 +39,10 @@ from relaybox.client._receipts import verify_receipt
 P = ParamSpec("P")
 T = TypeVar("T")
 _Method = Callable[Concatenate["AsyncManagementClient", P], T]
+
+# The makers of the public methods (the table at the end of ``AsyncManagementClient``): each
+# takes an endpoint function of ``_management_core`` and gives the coroutine (or async generator)
+# method of that name, signature and docstring, which runs what the endpoint builds.
 
 
 def _method(endpoint: Callable[P, Call[T]]) -> _Method[P, Coroutine[Any, Any, T]]:
@@ -68,7 +72,7 @@ def _download_method(endpoint: Callable[P, DownloadCall]) -> _Method[P, Coroutin
     return method
 
 
-class AsyncManagementClient:
+class AsyncManagementClient(ClientBase[httpx.AsyncClient]):
     """The async twin of :class:`relaybox.client.ManagementClient`: same methods, awaited;
     ``aclose`` and ``async with``; ``iter_messages`` is an async iterator.
 
@@ -94,17 +98,8 @@ class AsyncManagementClient:
         timeout: float = DEFAULT_TIMEOUT,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        self._state = TokenState(token, username, password)
+        super().__init__(token, username, password)
         self._http = httpx.AsyncClient(base_url=api_base(base_url), timeout=httpx.Timeout(timeout), transport=transport)
-
-    @property
-    def url(self) -> str:
-        return str(self._http.base_url)
-
-    @property
-    def token(self) -> str | None:
-        """The token in use (``None`` before the first authorize)."""
-        return self._state.token
 
     async def aclose(self) -> None:
         await self._http.aclose()

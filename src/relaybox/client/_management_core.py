@@ -330,6 +330,29 @@ class TokenState:
         self.token, self.expiry_ms = token.token, token.expiry_ms
 
 
+#: The httpx client of a management client.
+Http = TypeVar("Http", httpx.Client, httpx.AsyncClient)
+
+
+class ClientBase(Generic[Http]):
+    """What the sync and async clients hold alike: the token state and the server's httpx client
+    (which the client makes once the arguments are checked here)."""
+
+    _http: Http
+
+    def __init__(self, token: str | None, username: str | None, password: str | None) -> None:
+        self._state = TokenState(token, username, password)
+
+    @property
+    def url(self) -> str:
+        return str(self._http.base_url)
+
+    @property
+    def token(self) -> str | None:
+        """The token in use (``None`` before the first authorize)."""
+        return self._state.token
+
+
 def expose(method: Callable[..., Any], endpoint: Callable[..., Any], owner: str, returns: str | None = None) -> None:
     """Make a client's generated ``method(self, *args, **kwargs)`` look written out by hand: the
     endpoint's name and docstring, and its signature with ``self`` first (for ``help``, ``inspect``
@@ -471,6 +494,7 @@ def list_call(view: str, args: Mapping[str, Any]) -> Call[Page]:
 
 
 def _mark_as_read(view: str, mark_as_read: bool, views: Sequence[str] = _VIEWS) -> dict[str, str]:
+    """The ``markAsRead`` query of a call on one of ``views`` (``received`` only takes it)."""
     _choice(view, views, "view")
     if mark_as_read and view != "received":
         raise ValueError("mark_as_read applies to received messages only")

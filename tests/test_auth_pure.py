@@ -148,9 +148,10 @@ def _issue(now: float = NOW) -> tuple[str, int]:
 
 def test_token_round_trip() -> None:
     token, expiry_ms = _issue(NOW + 0.9)
-    assert expiry_ms == (int(NOW) + TTL) * 1000
+    # exp rounds up, so a token lives at least TTL seconds.
+    assert expiry_ms == (int(NOW) + 1 + TTL) * 1000
     claims = tokens.read_token(SECRET, token, now=NOW + 1)
-    assert claims == tokens.TokenClaims("a@b.c", 7, 2, int(NOW), int(NOW) + TTL, claims.jti)
+    assert claims == tokens.TokenClaims("a@b.c", 7, 2, int(NOW), int(NOW) + 1 + TTL, claims.jti)
     assert len(claims.jti) >= 16
     assert tokens.read_token(SECRET, token, now=NOW).jti != tokens.read_token(SECRET, _issue()[0], now=NOW).jti
     header = json.loads(base64.urlsafe_b64decode(token.split(".")[0] + "=="))

@@ -5,6 +5,7 @@ Time is passed in (``now``) rather than read, so expiry is testable and decided 
 
 from __future__ import annotations
 
+import math
 import secrets
 from dataclasses import dataclass
 
@@ -35,7 +36,8 @@ def issue_token(
 ) -> tuple[str, int]:
     """Return the token and its expiry in Unix milliseconds (the seed's timestamp unit)."""
     issued = int(now)
-    expires = issued + ttl
+    # Rounded up: a token lives at least ``ttl`` seconds (``exp`` is whole seconds).
+    expires = math.ceil(now) + ttl
     claims = {
         "sub": email,
         "aid": account_id,

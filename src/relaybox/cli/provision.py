@@ -363,23 +363,36 @@ def partner() -> None:
     """Partners: the routes a station trades with (as /v1/partner)."""
 
 
+def _show_partner(p: Any, as_json: bool) -> None:
+    doc = _partner_json(p)
+    if as_json:
+        click.echo(json.dumps(doc))
+        return
+    where = f" at {p.uri}" if p.uri else ""
+    flags = [f for f, on in (("paused in", p.pause_incoming), ("paused out", p.pause_outgoing)) if on]
+    receipts = "receipts" if p.request_mdn else "no receipts"
+    extra = f", {', '.join(flags)}" if flags else ""
+    click.echo(f"partner {p.id}: {p.station} -> {p.route}{where} ({p.partner_type}, {receipts}{extra})")
+
+
 @partner.command("add")
 @click.argument("station_route")
 @click.argument("partner_route")
 @_partner_options
+@_json
 @_data_dir
 @_db
 def partner_add(
-    station_route: str, partner_route: str, data_dir: Path | None, database_url: str | None, **opts: Any
+    station_route: str, partner_route: str, as_json: bool, data_dir: Path | None, database_url: str | None, **opts: Any
 ) -> None:
-    """Add PARTNER_ROUTE as a partner of the station STATION_ROUTE; prints the Partner."""
+    """Add PARTNER_ROUTE as a partner of the station STATION_ROUTE."""
 
     async def work(m: Any) -> None:
         from relaybox.wire.v1 import partner_fields
 
         doc = {**_partner_doc(opts), "stationAS2Id": station_route, "as2Identifier": partner_route}
         created = await m.create_partner(None, partner_fields(doc, create=True))
-        click.echo(json.dumps(_partner_json(created)))
+        _show_partner(created, as_json)
 
     _run(data_dir, database_url, _managed(work))
 
@@ -387,31 +400,39 @@ def partner_add(
 @partner.command("update")
 @click.argument("partner_id", type=int)
 @_partner_options
+@_json
 @_data_dir
 @_db
-def partner_update(partner_id: int, data_dir: Path | None, database_url: str | None, **opts: Any) -> None:
+def partner_update(
+    partner_id: int, as_json: bool, data_dir: Path | None, database_url: str | None, **opts: Any
+) -> None:
     """Change the given fields of partner PARTNER_ID (clearing --pause-outgoing delivers its queue)."""
 
     async def work(m: Any) -> None:
         from relaybox.wire.v1 import partner_fields
 
         updated = await m.update_partner(None, partner_id, partner_fields(_partner_doc(opts), create=False))
-        click.echo(json.dumps(_partner_json(updated)))
+        _show_partner(updated, as_json)
 
     _run(data_dir, database_url, _managed(work))
 
 
 @partner.command("list")
 @click.argument("station_route", required=False)
+@_json
 @_data_dir
 @_db
-def partner_list(station_route: str | None, data_dir: Path | None, database_url: str | None) -> None:
-    """Print the partners (of one station) as a JSON array."""
+def partner_list(station_route: str | None, as_json: bool, data_dir: Path | None, database_url: str | None) -> None:
+    """List the partners (of one station)."""
 
     async def work(store: Any) -> None:
         stations = [station_route] if station_route else [r.route for r in await store.list_routes()]
         found = await store.partners.search(stations)
-        click.echo(json.dumps([_partner_json(p) for p in found]))
+        if as_json:
+            click.echo(json.dumps([_partner_json(p) for p in found]))
+            return
+        for p in found:
+            _show_partner(p, False)
 
     _run(data_dir, database_url, work)
 

@@ -25,6 +25,7 @@ _RESOLVE = (
     .limit(1)
 )
 _FIELDS = (
+    "route",
     "name",
     "description",
     "uri",

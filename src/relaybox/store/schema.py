@@ -142,6 +142,7 @@ failures = Table(
     Column("attempted_at", Double, nullable=False),
     Column("status", Integer, nullable=False),
     Column("error", String(1024), nullable=False),
+    sqlite_autoincrement=True,
 )
 Index("ix_failures_link", failures.c.link)
 
@@ -154,6 +155,8 @@ accounts = Table(
     # Bumped by a password change: tokens carry it, so older tokens stop working at once.
     Column("password_version", Integer, nullable=False),
     Column("created_at", Double, nullable=False),
+    # Ids are never reused (tokens name the account by id): AUTOINCREMENT on SQLite.
+    sqlite_autoincrement=True,
 )
 
 # A route as a station: name and comments are the station's (shared by its accounts).
@@ -165,6 +168,7 @@ stations = Table(
     Column("name", String(128), nullable=True),
     Column("comments", String(1024), nullable=True),
     Column("created_at", Double, nullable=False),
+    sqlite_autoincrement=True,
 )
 
 account_stations = Table(
@@ -201,6 +205,7 @@ partners = Table(
     Column("send_timeout", Integer, nullable=False),
     Column("request_mdn", Boolean, nullable=False),
     Column("created_at", Double, nullable=False),
+    sqlite_autoincrement=True,  # a deleted partnerId never names another partner
 )
 Index("ux_partners_station_route_type", partners.c.station, partners.c.route, partners.c.partner_type, unique=True)
 

@@ -50,9 +50,16 @@ async def update_partner(request: Request) -> Response:
     who = await caller(request)
     partner_id = _partner_id(request)
     ex = management(request)
-    await ex.partner(who, partner_id)  # 404 before body faults
-    doc = await json_body(request)
+    # Fault order: a foreign station in the body (403) before an unknown id (404) before the
+    # body's own faults (400, 413).
+    try:
+        doc, body_fault = await json_body(request), None
+    except V1Error as exc:
+        doc, body_fault = None, exc
     _check_station(who, doc)
+    await ex.partner(who, partner_id)
+    if body_fault is not None:
+        raise body_fault
     fields = v1.partner_fields(doc, create=False)
     return JSONResponse(entities.partner(await ex.update_partner(who, partner_id, fields)))
 

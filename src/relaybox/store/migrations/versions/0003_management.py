@@ -59,6 +59,7 @@ def upgrade() -> None:
         sa.Column("attempted_at", sa.Double, nullable=False),
         sa.Column("status", sa.Integer, nullable=False),
         sa.Column("error", sa.String(1024), nullable=False),
+        sqlite_autoincrement=True,
     )
     op.create_index("ix_failures_link", "failures", ["link"])
     op.create_table(
@@ -68,6 +69,7 @@ def upgrade() -> None:
         sa.Column("password_hash", sa.String(255), nullable=False),
         sa.Column("password_version", sa.Integer, nullable=False),
         sa.Column("created_at", sa.Double, nullable=False),
+        sqlite_autoincrement=True,
     )
     op.create_table(
         "stations",
@@ -76,6 +78,7 @@ def upgrade() -> None:
         sa.Column("name", sa.String(128), nullable=True),
         sa.Column("comments", sa.String(1024), nullable=True),
         sa.Column("created_at", sa.Double, nullable=False),
+        sqlite_autoincrement=True,
     )
     op.create_table(
         "account_stations",
@@ -105,6 +108,7 @@ def upgrade() -> None:
         sa.Column("send_timeout", sa.Integer, nullable=False),
         sa.Column("request_mdn", sa.Boolean, nullable=False),
         sa.Column("created_at", sa.Double, nullable=False),
+        sqlite_autoincrement=True,
     )
     op.create_index("ux_partners_station_route_type", "partners", ["station", "route", "partner_type"], unique=True)
     op.create_table(

@@ -69,11 +69,8 @@ class Exchange:
         recipient = await self.store.get_route(req.to)
         if recipient is None or not recipient.enabled:
             raise RelayboxError(ErrorCode.RECIPIENT_NOT_FOUND)
-        incoming = await self.store.partners.resolved(req.to, sender)
-        if incoming is not None and incoming.pause_incoming:
-            # The receiver paused this sender (/v1 partner setting): refused like an unknown
-            # recipient, so the pause is not revealed. Checked again at commit.
-            raise RelayboxError(ErrorCode.RECIPIENT_NOT_FOUND)
+        # A receiver that paused this sender (/v1 partner setting) is refused at commit, in the
+        # send's own transaction (one query there resolves both sides' partner records).
         for old in await self.store.find_sent(sender, req.message_id, self.clock()):
             if old.recipient != req.to or old.md5 != req.md5:
                 raise RelayboxError(ErrorCode.MESSAGE_ID_CONFLICT)

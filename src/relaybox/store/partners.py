@@ -10,7 +10,7 @@ import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, literal_column, or_, select, update
+from sqlalchemy import and_, bindparam, delete, insert, literal_column, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from relaybox.store.base import Conflict, PartnerRecord
@@ -23,6 +23,17 @@ _RESOLVE = (
     .where(partners.c.station == bindparam("station"), partners.c.route == bindparam("other"))
     .order_by(partners.c.partner_type)
     .limit(1)
+)
+# Both directions of a pair in one probe (the route API's send path resolves both sides).
+_PAIR = (
+    select(partners)
+    .where(
+        or_(
+            and_(partners.c.station == bindparam("a"), partners.c.route == bindparam("b")),
+            and_(partners.c.station == bindparam("b"), partners.c.route == bindparam("a")),
+        )
+    )
+    .order_by(partners.c.partner_type)
 )
 _FIELDS = (
     "route",
@@ -70,6 +81,18 @@ def resolve(db: Db, station: str, other: str) -> PartnerRecord | None:
     """``station``'s partner record for route ``other``: Production if there is one, else Test."""
     row = db.first(_RESOLVE, {"station": station, "other": other})
     return partner_from_row(row) if row else None
+
+
+def resolve_pair(db: Db, a: str, b: str) -> tuple[PartnerRecord | None, PartnerRecord | None]:
+    """(``a``'s record for ``b``, ``b``'s record for ``a``), each Production first."""
+    forward = backward = None
+    for row in db.all(_PAIR, {"a": a, "b": b}):
+        p = partner_from_row(row)
+        if forward is None and p.station == a and p.route == b:
+            forward = p
+        if backward is None and p.station == b and p.route == a:
+            backward = p
+    return forward, backward
 
 
 class PartnerStore:
@@ -166,4 +189,4 @@ def like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-__all__ = ["PartnerStore", "like_escape", "partner_from_row", "resolve"]
+__all__ = ["PartnerStore", "like_escape", "partner_from_row", "resolve", "resolve_pair"]

@@ -24,7 +24,7 @@ from relaybox.errors import ErrorCode, RelayboxError, StoreUnavailable
 from relaybox.store.accounts import AccountStore, drop_station
 from relaybox.store.base import BlobWriter, MessageRecord, NewMessage, Payload, RouteRecord, SendOutcome, SweepReport
 from relaybox.store.db import Db
-from relaybox.store.partners import PartnerStore, resolve
+from relaybox.store.partners import PartnerStore, resolve_pair
 from relaybox.store.schema import attachments, messages, partners, payloads, request_keys, routes
 from relaybox.store.views import MessageExtras, ViewStore, drop_related, import_extras
 from relaybox.wire.ids import new_link
@@ -275,8 +275,7 @@ class SqlStore:
             else:
                 raise RelayboxError(ErrorCode.MESSAGE_ID_CONFLICT)
         # Partner resolution (/v1), fixed at commit: each side's record for the other route.
-        outgoing = resolve(db, new.sender, new.recipient)
-        incoming = resolve(db, new.recipient, new.sender)
+        outgoing, incoming = resolve_pair(db, new.sender, new.recipient)
         if incoming is not None and incoming.pause_incoming:
             # The receiver paused this sender: refused like an unknown recipient (no leak).
             raise RelayboxError(ErrorCode.RECIPIENT_NOT_FOUND)

@@ -42,6 +42,23 @@ def test_same_rows_counts_and_keys(tmp_path: Path) -> None:
         assert db.run(delete(routes).where(routes.c.route.in_(["a@00000001", "x"]))) == 1
 
 
+def test_statements_of_one_shape_share_a_compiled_form_but_not_their_values(tmp_path: Path) -> None:
+    """SQLite compiles a statement shape once (by SQLAlchemy's cache key): statements built per
+    call with other literal values, and IN lists of other lengths, must still get their own."""
+    for db in _both(tmp_path):
+        names = [f"r{i}@0000000{i}" for i in range(5)]
+        for i, name in enumerate(names):
+            db.run(insert(routes).values(route=name, secret=f"s{i}", enabled=i % 2 == 0, created_at=float(i)))
+        for i, name in enumerate(names):
+            row = db.first(select(routes.c.secret).where(routes.c.route == name, routes.c.created_at == float(i)))
+            assert row is not None and row[0] == f"s{i}"
+        for n in (1, 3, 5, 2):
+            rows = db.all(select(routes.c.route).where(routes.c.route.in_(names[:n])).order_by(routes.c.route))
+            assert [r[0] for r in rows] == names[:n]
+        rows = db.all(select(routes.c.route).where(routes.c.route.in_(names), routes.c.enabled.is_(True)))
+        assert sorted(r[0] for r in rows) == [names[0], names[2], names[4]]
+
+
 def test_errors_are_sqlalchemy_errors(tmp_path: Path) -> None:
     for db in _both(tmp_path):
         db.run(insert(request_keys), {"key": "k", "expires_at": 1.0})

@@ -7,6 +7,7 @@ knows HTTP. Refusals are ``V1Error`` with the seed's status codes.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import time
 import zipfile
@@ -25,6 +26,22 @@ from relaybox.wire import v1
 from relaybox.wire.ids import new_link
 
 _ZIP_CHUNK = 65536
+
+
+ZipEntry = tuple[str, bytes | None]  # a file, or (data None) a folder
+
+
+def build_zip(entries: Sequence[ZipEntry]) -> bytes:
+    """A deflated zip of ``entries`` in order (run in a thread: compressing up to the 10 MiB
+    cap would otherwise hold the event loop, and every waiter on it, for a noticeable time)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in entries:
+            if data is None:
+                zf.writestr(zipfile.ZipInfo(name), b"")
+            else:
+                zf.writestr(name, data)
+    return buffer.getvalue()
 
 
 def message_not_found(link: str) -> V1Error:
@@ -182,23 +199,19 @@ class Management:
 
     async def zip_all(self, caller: Caller, kind: str, link: str, *, mark_read: bool = False) -> bytes:
         view = await self.get(caller, kind, link)
-        buffer = io.BytesIO()
-        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
-            for a in view.attachments:
-                await self._add_file(zf, v1.zip_entry_name(a.file_name), a, link)
+        entries: list[ZipEntry] = [
+            (v1.zip_entry_name(a.file_name), await self._read(a, link)) for a in view.attachments
+        ]
         await self._served(caller, kind, view, mark_read)
-        return buffer.getvalue()
+        return await asyncio.to_thread(build_zip, entries)
 
-    async def _add_file(self, zf: zipfile.ZipFile, name: str, a: AttachmentRecord, link: str) -> None:
+    async def _read(self, a: AttachmentRecord, link: str) -> bytes:
         payload = await self._open(a, link)
         try:
-            with zf.open(name, "w") as entry:
-                whole = payload.whole
-                if whole is not None:
-                    entry.write(whole)
-                else:
-                    async for chunk in payload.chunks(_ZIP_CHUNK):
-                        entry.write(chunk)
+            whole = payload.whole
+            if whole is not None:
+                return whole
+            return b"".join([chunk async for chunk in payload.chunks(_ZIP_CHUNK)])
         finally:
             payload.close()
 
@@ -209,38 +222,38 @@ class Management:
         last = (-1, -1)
         truncated = False
         complete: list[str] = []
-        buffer = io.BytesIO()
-        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
-            for i, link in enumerate(links):
-                folder = v1.zip_entry_name(link) + "/"
-                zf.writestr(zipfile.ZipInfo(folder), b"")
-                try:
-                    view = await self.get(caller, "received", link)
-                except V1Error as exc:
-                    zf.writestr(folder + ".error", exc.message.encode("utf-8"))
-                    continue
-                added = 0
-                for a in view.attachments:
-                    if total + a.size > cap:
-                        truncated = True
-                        break
-                    try:
-                        await self._add_file(zf, folder + v1.zip_entry_name(a.file_name), a, link)
-                    except V1Error as exc:  # expired while we archived
-                        zf.writestr(folder + ".error", exc.message.encode("utf-8"))
-                        break
-                    total += a.size
-                    added += 1
-                    last = (i, a.index)
-                if added:
-                    await self.receipts.record_if_due(view.message)
-                if added == len(view.attachments):
-                    complete.append(link)
-                if truncated:
+        entries: list[ZipEntry] = []
+        for i, link in enumerate(links):
+            folder = v1.zip_entry_name(link) + "/"
+            entries.append((folder, None))
+            try:
+                view = await self.get(caller, "received", link)
+            except V1Error as exc:
+                entries.append((folder + ".error", exc.message.encode("utf-8")))
+                continue
+            added = 0
+            for a in view.attachments:
+                if total + a.size > cap:
+                    truncated = True
                     break
+                try:
+                    data = await self._read(a, link)
+                except V1Error as exc:  # expired while we archived
+                    entries.append((folder + ".error", exc.message.encode("utf-8")))
+                    break
+                entries.append((folder + v1.zip_entry_name(a.file_name), data))
+                total += a.size
+                added += 1
+                last = (i, a.index)
+            if added:
+                await self.receipts.record_if_due(view.message)
+            if added == len(view.attachments):
+                complete.append(link)
+            if truncated:
+                break
         if mark_read and complete:
             await self.store.views.mark_read(caller.account_id, complete)
-        return Batch(buffer.getvalue(), last if truncated else None)
+        return Batch(await asyncio.to_thread(build_zip, entries), last if truncated else None)
 
     async def receipt(self, caller: Caller, kind: str, link: str) -> str:
         view = await self.get(caller, kind, link)

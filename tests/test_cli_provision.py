@@ -1,10 +1,14 @@
 """The provisioning CLI (``account``, ``station``, ``partner``, ``receipt-key``, ``route remove``)
-as an operator runs it: ``python -m relaybox ...`` against a live server's store, the effect
-checked through that server (``management-api.md``, "Provisioning CLI").
+as an operator runs it, against a live server's store, the effect checked through that server
+(``management-api.md``, "Provisioning CLI").
 
-Every command is a subprocess (one to two seconds each), so independent ones run side by side,
-and checks that do not depend on the backend (input rules, refusals, usage errors) run once, on
-an embedded store of their own with no server."""
+Commands run in this process through click's ``CliRunner`` (separate stdout and stderr, a stdin
+that is never a TTY): a ``python -m relaybox`` process costs about two seconds of CPU, mostly
+imports. One test runs real processes for what only they show: the exit codes 0, 1 and 2 of
+``python -m relaybox``, its stdout and stderr apart, and a password generated when stdin is not
+a TTY, printed once. Checks that do not depend on the backend (input rules, refusals, usage
+errors) run once, on an embedded store of their own with no server. In-process commands run one
+after another in this thread: each opens (and migrates) the store, and Alembic keeps global state."""
 
 from __future__ import annotations
 
@@ -23,8 +27,11 @@ from typing import Any
 
 import httpx
 import pytest
+from click.testing import CliRunner
 
 from conftest import ServerProcess, Signer
+from relaybox.auth.passwords import hash_password
+from relaybox.cli.main import cli as relaybox_cli
 
 PASSWORD = "correct horse 1"
 GENERATED = re.compile(r"[A-Za-z0-9_-]{24}")
@@ -55,11 +62,20 @@ class Run:
         return line
 
 
-Call = tuple[Sequence[str], str | None]  # (arguments, stdin text; None: no stdin at all)
+Call = tuple[Sequence[str], str | None]  # (arguments, stdin text; None: an empty stdin)
 
 
 def relaybox(store_args: Sequence[str], args: Sequence[str], stdin: str | None = None) -> Run:
-    """One CLI command; its stdin is never a TTY (without text: /dev/null)."""
+    """One CLI command in this process; its stdin is never a TTY (without text: empty). An
+    exception the command does not turn into an exit code fails the test (no ``catch_exceptions``)."""
+    result = CliRunner().invoke(
+        relaybox_cli, [*args, *store_args], input=stdin, catch_exceptions=False, prog_name="relaybox"
+    )
+    return Run(tuple(args), result.exit_code, result.stdout, result.stderr)
+
+
+def relaybox_process(store_args: Sequence[str], args: Sequence[str], stdin: str | None = None) -> Run:
+    """One CLI command as ``python -m relaybox``; its stdin is never a TTY (without text: /dev/null)."""
     proc = subprocess.run(
         [sys.executable, "-m", "relaybox", *args, *store_args],
         input=stdin,
@@ -75,12 +91,10 @@ def cli(server: ServerProcess, *args: str, stdin: str | None = None) -> Run:
     return relaybox(server.store_args(), args, stdin)
 
 
-def side_by_side(server: ServerProcess, *calls: Sequence[str] | Call) -> list[Run]:
-    """Independent commands at once; results in call order."""
+def in_turn(server: ServerProcess, *calls: Sequence[str] | Call) -> list[Run]:
+    """Independent commands, one after another; results in call order."""
     normalized = [c if isinstance(c, tuple) else (c, None) for c in calls]
-    with ThreadPoolExecutor(max_workers=3) as pool:
-        futures = [pool.submit(relaybox, server.store_args(), args, stdin) for args, stdin in normalized]
-        return [f.result() for f in futures]
+    return [relaybox(server.store_args(), args, stdin) for args, stdin in normalized]
 
 
 def authorize(server: ServerProcess, email: str, password: str = PASSWORD) -> httpx.Response:
@@ -124,13 +138,14 @@ def make_setup(server: ServerProcess, layout: dict[str, int]) -> Setup:
     emails = {k: new_email(k) for k in layout}
     stations = {k: [unique_route("s") for _ in range(n)] for k, n in layout.items()}
     keys: dict[str, str] = {}
+    # One argon2 hash (default cost, as the server verifies it) for all: they share the password,
+    # and each hash costs ~0.2 s of CPU.
+    hashed = hash_password(PASSWORD)
 
     async def work(store: Any) -> None:
-        from relaybox.exchange.identity import add_account
-
         now = time.time()
         for key, email in emails.items():
-            await add_account(store, email, PASSWORD, now)
+            await store.accounts.add(email, hashed, now)
             for route in stations[key]:
                 keys[route] = secrets.token_hex(24)
                 assert await store.add_route(route, keys[route], now)
@@ -153,7 +168,7 @@ def test_account_add_then_list_and_the_same_email_is_refused(shared_server: Serv
     assert r.out.count("\n") == 1  # one document
     assert authorize(shared_server, email).status_code == 200
 
-    again, listed = side_by_side(
+    again, listed = in_turn(
         shared_server,
         ["account", "add", email, "--password", "another password", "--json"],
         ["account", "list", "--json"],
@@ -187,7 +202,7 @@ def test_account_passwd_and_remove_end_older_tokens_at_once(shared_server: Serve
     old_changed, old_removed = token(shared_server, changed), token(shared_server, removed)
     assert api(shared_server, old_removed, "/v1/station").json()[0]["as2Identifier"] == station
 
-    passwd, remove = side_by_side(
+    passwd, remove = in_turn(
         shared_server,
         ["account", "passwd", changed.upper(), "--json"],  # no password option, no TTY: generated
         ["account", "remove", removed],
@@ -218,7 +233,7 @@ def test_station_add_creates_a_missing_route_links_an_existing_one_and_twice_is_
     email = setup.emails["station"]
     created = unique_route("new")
     existing, existing_secret = shared_server.new_route("old")
-    made, linked = side_by_side(
+    made, linked = in_turn(
         shared_server,
         ["station", "add", email, created, "--name", "Created One", "--comments", "made here", "--json"],
         ["station", "add", email, existing, "--secret", "ignored-secret", "--json"],
@@ -235,7 +250,7 @@ def test_station_add_creates_a_missing_route_links_an_existing_one_and_twice_is_
     assert route_api_works(shared_server, existing, existing_secret)  # --secret ignored for an existing route
     assert not route_api_works(shared_server, existing, "ignored-secret")
 
-    twice, listed = side_by_side(
+    twice, listed = in_turn(
         shared_server,
         ["station", "add", email, created, "--json"],
         ["station", "list", email, "--json"],
@@ -279,7 +294,7 @@ def test_partner_add_update_list_remove(shared_server: ServerProcess, setup: Set
     [station] = setup.stations["partner"]
     local, _ = shared_server.new_route("pa")
     remote = unique_route("far")
-    added, extra = side_by_side(
+    added, extra = in_turn(
         shared_server,
         [
             "partner",
@@ -318,7 +333,7 @@ def test_partner_add_update_list_remove(shared_server: ServerProcess, setup: Set
     tok = token(shared_server, setup.emails["partner"])
     assert api(shared_server, tok, f"/v1/partner/{pid}").json() == doc
 
-    updated, duplicate, removed = side_by_side(
+    updated, duplicate, removed = in_turn(
         shared_server,
         ["partner", "update", str(pid), "--pause-outgoing", "--send-timeout", "30", "--name", "Renamed", "--json"],
         ["partner", "add", station, local, "--type", "TEST", "--json"],
@@ -363,7 +378,7 @@ def test_route_remove_removes_its_station_links_and_partners(shared_server: Serv
 def offline(tmp_path: Path) -> ServerProcess:
     """A store that no server serves: ``ServerProcess`` only for its store helpers."""
     store = ServerProcess(tmp_path / "data")
-    store.add_route("station@offline")  # creates the store before commands run side by side
+    store.add_route("station@offline")  # creates the store before any command (or process) opens it
     return store
 
 
@@ -382,7 +397,7 @@ def test_password_stdin_is_the_first_line(offline: ServerProcess) -> None:
 
 
 def test_refusals_exit_1_with_one_line_on_stderr(offline: ServerProcess) -> None:
-    runs = side_by_side(
+    runs = in_turn(
         offline,
         ["account", "add", "not-an-email", "--password", PASSWORD, "--json"],
         ["account", "add", new_email("short"), "--password", "seven77", "--json"],
@@ -403,7 +418,7 @@ def test_refusals_exit_1_with_one_line_on_stderr(offline: ServerProcess) -> None
 def test_partner_commands_take_json_like_every_command(offline: ServerProcess) -> None:
     """The spec's command table gives ``--json`` output for each command (Partner, [Partner..])."""
     offline.add_route("partner@offline")
-    added, listed = side_by_side(
+    added, listed = in_turn(
         offline,
         ["partner", "add", "station@offline", "partner@offline", "--json"],
         ["partner", "list", "station@offline", "--json"],
@@ -424,9 +439,43 @@ USAGE_ERRORS = [
 
 def test_usage_errors_exit_2(tmp_path: Path) -> None:
     store_args = ["--data-dir", str(tmp_path / "data")]  # never opened: the arguments are refused first
-    with ThreadPoolExecutor(max_workers=3) as pool:
-        runs = list(pool.map(lambda args: relaybox(store_args, args), USAGE_ERRORS))
+    runs = [relaybox(store_args, args) for args in USAGE_ERRORS]
     for r in runs:
         assert r.code == 2, r
         assert r.out == "", r
         assert "Usage" in r.err or "Error" in r.err, r
+
+
+# -- what only a real process shows ---------------------------------------------------------------
+def test_python_m_relaybox_exit_codes_streams_and_a_generated_password(offline: ServerProcess) -> None:
+    """``python -m relaybox`` exits 0, 1 and 2 with stdout and stderr apart; with stdin on
+    /dev/null (not a TTY) and no password option, a password is generated and printed once, on
+    stdout. The three processes run side by side: each costs about two seconds of CPU."""
+    email = new_email("proc")
+    calls = [
+        ["account", "add", email, "--json"],
+        ["account", "remove", "nobody@example.com"],
+        ["account", "add"],
+    ]
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        made, refused, usage = pool.map(lambda args: relaybox_process(offline.store_args(), args), calls)
+
+    doc = made.ok_json()
+    assert set(doc) == {"email", "password"} and doc["email"] == email
+    assert GENERATED.fullmatch(doc["password"]), doc
+    assert made.out.count("\n") == 1 and made.out.count(doc["password"]) == 1, made  # one document, once
+    assert doc["password"] not in made.err, made
+
+    async def check(store: Any) -> bool:
+        from relaybox.auth.passwords import verify_password
+
+        account = await store.accounts.get(email)
+        return bool(verify_password(account.password_hash, doc["password"]))
+
+    assert offline._store_call(check)  # the printed password is the account's
+
+    assert "nobody@example.com" in refused.refused()
+
+    assert usage.code == 2, usage
+    assert usage.out == "", usage
+    assert "Usage" in usage.err, usage

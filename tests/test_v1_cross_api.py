@@ -16,8 +16,10 @@ from test_v1_messages import Pair, accepted, ids, not_found, one, page, refused,
 
 # The fixtures of test_v1_messages.py, shared here.
 fast_hasher = base.fast_hasher
+http_clients = base.http_clients
 provisioner = base.provisioner
 make_pair = base.make_pair
+spare_pairs = base.spare_pairs
 pair = base.pair
 
 

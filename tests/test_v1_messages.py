@@ -5,7 +5,6 @@ receipts, retry control and deletion. ``test_v1_cross_api.py`` covers the "Cross
 from __future__ import annotations
 
 import base64
-import contextlib
 import functools
 import hashlib
 import io
@@ -15,7 +14,6 @@ import secrets
 import time
 import zipfile
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -32,8 +30,14 @@ from relaybox.auth import passwords
 PASSWORD = "correct horse 1"
 ACCEPTED = {"message": "Successfully added a new outbound entry"}
 MIB = 1024 * 1024
-LIMITED = {"V1_MAX_BYTES": "1000", "V1_BATCH_MAX_BYTES": "35", "PUBLIC_URL": "https://relay.example.com/base"}
-SHORT_LIVED = {"V1_DEFAULT_EXPIRY": "1"}
+# Settings of the module's second server: small limits, a public URL, and a lifetime of /v1
+# sends that is not the default (a day).
+LIMITED = {
+    "V1_MAX_BYTES": "1000",
+    "V1_BATCH_MAX_BYTES": "35",
+    "PUBLIC_URL": "https://relay.example.com/base",
+    "V1_DEFAULT_EXPIRY": "3600",
+}
 
 
 # -- fixtures and helpers ------------------------------------------------------------------------
@@ -44,30 +48,17 @@ def fast_hasher(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(scope="module", params=BACKENDS)
-def side_servers(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """Servers with other settings, started side by side and kept for the module: each start
-    costs seconds, and these few tests are all that use them."""
-    with contextlib.ExitStack() as stack:
-        made: dict[str, ServerProcess] = {}
-        for name, settings in (("limited", LIMITED), ("short", SHORT_LIVED)):
-            url = stack.enter_context(_database(str(request.param)))
-            env = {f"RELAYBOX_{k}": v for k, v in settings.items()}
-            made[name] = srv = ServerProcess(tmp_path_factory.mktemp(name) / "data", env, url)
-            stack.callback(srv.stop)
-        with ThreadPoolExecutor() as pool:
-            for started in [pool.submit(srv.start) for srv in made.values()]:
-                started.result()
-        yield made
-
-
-@pytest.fixture
-def limited_server(side_servers: dict[str, ServerProcess]) -> ServerProcess:
-    return side_servers["limited"]
-
-
-@pytest.fixture
-def short_lived_server(side_servers: dict[str, ServerProcess]) -> ServerProcess:
-    return side_servers["short"]
+def limited_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """A server with the ``LIMITED`` settings, kept for the module: each start costs seconds, and
+    these few tests are all that use it."""
+    with _database(str(request.param)) as url:
+        env = {f"RELAYBOX_{k}": v for k, v in LIMITED.items()}
+        srv = ServerProcess(tmp_path_factory.mktemp("limited") / "data", env, url)
+        srv.start()
+        try:
+            yield srv
+        finally:
+            srv.stop()
 
 
 class Api:
@@ -156,52 +147,92 @@ class Pair:
 
 def provision(srv: ServerProcess, http: httpx.Client, ab: dict[str, Any] | None, ba: dict[str, Any] | None) -> Pair:
     """Both stations, accounts and partner records (``None``: no record) in one store session."""
-    names = [(f"{p}{secrets.token_hex(4)}@test{secrets.token_hex(3)}", secrets.token_hex(24)) for p in ("al", "br")]
-    emails = [f"{p}{secrets.token_hex(5)}@example.com" for p in ("a", "b")]
+    [made] = provision_many(srv, http, ab, ba, 1)
+    return made
 
-    async def work(store: Any) -> list[int | None]:
+
+def provision_many(
+    srv: ServerProcess, http: httpx.Client, ab: dict[str, Any] | None, ba: dict[str, Any] | None, n: int
+) -> list[Pair]:
+    """``n`` Pairs as ``provision`` makes one, all in one store session."""
+    names = [
+        [(f"{p}{secrets.token_hex(4)}@test{secrets.token_hex(3)}", secrets.token_hex(24)) for p in ("al", "br")]
+        for _ in range(n)
+    ]
+    emails = [[f"{p}{secrets.token_hex(5)}@example.com" for p in ("a", "b")] for _ in range(n)]
+
+    async def work(store: Any) -> list[list[int | None]]:
         from relaybox.exchange.identity import add_account
         from relaybox.wire.v1 import partner_fields
 
         now = time.time()
-        for (route, secret), email in zip(names, emails, strict=True):
-            assert await store.add_route(route, secret, now)
-            await add_account(store, email, PASSWORD, now)
-            await store.accounts.link(email, route, None, None, now)
-        made: list[int | None] = []
-        for (station, _), (other, _), fields in ((names[0], names[1], ab), (names[1], names[0], ba)):
-            if fields is None:
-                made.append(None)
-                continue
-            doc = {**fields, "stationAS2Id": station, "as2Identifier": other}
-            made.append((await store.partners.add(station, other, partner_fields(doc, create=True), now)).id)
+        made: list[list[int | None]] = []
+        for pair_names, pair_emails in zip(names, emails, strict=True):
+            for (route, secret), email in zip(pair_names, pair_emails, strict=True):
+                assert await store.add_route(route, secret, now)
+                await add_account(store, email, PASSWORD, now)
+                await store.accounts.link(email, route, None, None, now)
+            pids: list[int | None] = []
+            for (station, _), (other, _), fields in (
+                (pair_names[0], pair_names[1], ab),
+                (pair_names[1], pair_names[0], ba),
+            ):
+                if fields is None:
+                    pids.append(None)
+                    continue
+                doc = {**fields, "stationAS2Id": station, "as2Identifier": other}
+                pids.append((await store.partners.add(station, other, partner_fields(doc, create=True), now)).id)
+            made.append(pids)
         return made
 
     partner_ids = srv._store_call(work)
-    a, b = (
-        Side(route, Signer(route, secret), Api(http, email), pid)
-        for (route, secret), email, pid in zip(names, emails, partner_ids, strict=True)
-    )
-    return Pair(srv, http, a, b)
+    pairs: list[Pair] = []
+    for pair_names, pair_emails, pair_ids in zip(names, emails, partner_ids, strict=True):
+        a, b = (
+            Side(route, Signer(route, secret), Api(http, email), pid)
+            for (route, secret), email, pid in zip(pair_names, pair_emails, pair_ids, strict=True)
+        )
+        pairs.append(Pair(srv, http, a, b))
+    return pairs
+
+
+Clients = dict[int, tuple[ServerProcess, httpx.Client]]
+
+
+@pytest.fixture(scope="module")
+def http_clients() -> Iterator[Clients]:
+    """One HTTP client per server for the module, not one per test: making an ``httpx.Client``
+    costs ~50 ms of CPU (its TLS context). Keyed by the server object, which the entry keeps."""
+    clients: Clients = {}
+    try:
+        yield clients
+    finally:
+        for _, http in clients.values():
+            http.close()
+
+
+def client_of(clients: Clients, srv: ServerProcess) -> httpx.Client:
+    if id(srv) not in clients:
+        clients[id(srv)] = (srv, httpx.Client(base_url=srv.url, timeout=60))
+    return clients[id(srv)][1]
 
 
 @pytest.fixture
-def provisioner() -> Iterator[Any]:
+def provisioner(http_clients: Clients) -> Any:
     """``provisioner(srv, ab=None, ba=None, partners=True)``: a Pair on any server."""
-    with contextlib.ExitStack() as stack:
 
-        def make(
-            srv: ServerProcess,
-            ab: dict[str, Any] | None = None,
-            ba: dict[str, Any] | None = None,
-            partners: bool = True,
-        ) -> Pair:
-            http = stack.enter_context(httpx.Client(base_url=srv.url, timeout=60))
-            if not partners:
-                return provision(srv, http, None, None)
-            return provision(srv, http, ab or {}, ba or {})
+    def make(
+        srv: ServerProcess,
+        ab: dict[str, Any] | None = None,
+        ba: dict[str, Any] | None = None,
+        partners: bool = True,
+    ) -> Pair:
+        http = client_of(http_clients, srv)
+        if not partners:
+            return provision(srv, http, None, None)
+        return provision(srv, http, ab or {}, ba or {})
 
-        yield make
+    return make
 
 
 @pytest.fixture
@@ -211,10 +242,25 @@ def make_pair(shared_server: ServerProcess, provisioner: Any) -> Any:
     return functools.partial(provisioner, shared_server)
 
 
+SPARES = 12  # pairs made per store session for ``pair``
+
+
+@pytest.fixture(scope="module")
+def spare_pairs() -> dict[int, tuple[ServerProcess, list[Pair]]]:
+    """Unused default Pairs, by server: ``pair`` makes them ``SPARES`` at a time, since each
+    store session costs ~30 ms (SQLite) to ~100 ms (PostgreSQL)."""
+    return {}
+
+
 @pytest.fixture
-def pair(make_pair: Any) -> Pair:
-    result: Pair = make_pair()
-    return result
+def pair(
+    shared_server: ServerProcess, http_clients: Clients, spare_pairs: dict[int, tuple[ServerProcess, list[Pair]]]
+) -> Pair:
+    """A new Pair with default partner records both ways on the shared server (as ``make_pair()``)."""
+    _, spares = spare_pairs.setdefault(id(shared_server), (shared_server, []))
+    if not spares:
+        spares.extend(provision_many(shared_server, client_of(http_clients, shared_server), {}, {}, SPARES))
+    return spares.pop(0)
 
 
 def send_raw(
@@ -777,8 +823,23 @@ def test_get_one_not_found(make_pair: Any) -> None:
     assert one(p.a.api, "queued", queued)["state"] == "queued"
 
 
-def test_expired_messages_are_not_found(short_lived_server: ServerProcess, provisioner: Any) -> None:
-    srv = short_lived_server  # V1_DEFAULT_EXPIRY=1
+def expire(srv: ServerProcess, links: list[str]) -> None:
+    """Put these messages' expiry a second in the past, as the passing of their lifetime would."""
+    from sqlalchemy import update
+
+    from relaybox.store.schema import messages
+
+    past = time.time() - 1
+    stmt = update(messages).where(messages.c.link.in_(links)).values(expires_at=past)
+
+    async def work(store: Any) -> int:
+        return int(await store._q(lambda db: db.run(stmt), write=True))
+
+    assert srv._store_call(work) == len(links)
+
+
+def test_expired_messages_are_not_found(limited_server: ServerProcess, provisioner: Any) -> None:
+    srv = limited_server  # V1_DEFAULT_EXPIRY=3600
     p = provisioner(srv)
     [c] = p.routes(1)
     p.partner(p.a.route, c.route, pauseOutgoing=True)
@@ -787,8 +848,10 @@ def test_expired_messages_are_not_found(short_lived_server: ServerProcess, provi
     # The setting applies from submission, in every state.
     records = srv._store_call(lambda s: s.messages_after(0, 0.0))
     lifetimes = {r.link: round(r.expires_at - r.received_at, 3) for r in records if r.link in (link, queued)}
-    assert lifetimes == {link: 1.0, queued: 1.0}
-    time.sleep(1.3)
+    assert lifetimes == {link: 3600.0, queued: 3600.0}
+    assert ids(p.b.api, "received") == [link] and ids(p.a.api, "queued") == [queued]  # control
+    # Their lifetime over (not waited for: the expiry is moved into the past):
+    expire(srv, [link, queued])
     for api, kind in ((p.b.api, "received"), (p.a.api, "sent")):
         not_found(api.get(f"/v1/message/{kind}/{link}"), link)
         not_found(api.get(f"/v1/message/{kind}/{link}/attachments"), link)

@@ -5,9 +5,26 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import click
+
+# The options that point a server-side command at its store (as ``serve`` resolves them).
+data_dir_option = click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    envvar="RELAYBOX_DATA_DIR",
+    default=None,
+    help="Directory of the embedded store and payloads [env RELAYBOX_DATA_DIR; default ./relaybox-data]",
+)
+db_option = click.option(
+    "--db",
+    "database_url",
+    envvar="RELAYBOX_DATABASE_URL",
+    default=None,
+    help="Database URL instead of the embedded SQLite store [env RELAYBOX_DATABASE_URL]",
+)
 
 
 def settings_from(**flags: Any) -> Any:

@@ -14,23 +14,11 @@ import click
 
 from relaybox import __version__
 from relaybox.cli import client_cmds, manage_cmds, provision
-from relaybox.cli._store import run_with_store, settings_from
+from relaybox.cli._store import data_dir_option, db_option, run_with_store, settings_from
 from relaybox.wire.headers import is_route
 
-_data_dir = click.option(
-    "--data-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    envvar="RELAYBOX_DATA_DIR",
-    default=None,
-    help="Directory of the embedded store and payloads [env RELAYBOX_DATA_DIR; default ./relaybox-data]",
-)
-_db = click.option(
-    "--db",
-    "database_url",
-    envvar="RELAYBOX_DATABASE_URL",
-    default=None,
-    help="Database URL instead of the embedded SQLite store [env RELAYBOX_DATABASE_URL]",
-)
+_data_dir = data_dir_option
+_db = db_option
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -14,22 +14,10 @@ from typing import Any
 
 import click
 
-from relaybox.cli._store import run_with_store, settings_from
+from relaybox.cli._store import data_dir_option, db_option, run_with_store, settings_from
 
-_data_dir = click.option(
-    "--data-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    envvar="RELAYBOX_DATA_DIR",
-    default=None,
-    help="Directory of the embedded store [env RELAYBOX_DATA_DIR; default ./relaybox-data]",
-)
-_db = click.option(
-    "--db",
-    "database_url",
-    envvar="RELAYBOX_DATABASE_URL",
-    default=None,
-    help="Database URL [env RELAYBOX_DATABASE_URL]",
-)
+_data_dir = data_dir_option
+_db = db_option
 _json = click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
 
 

@@ -8,8 +8,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from relaybox.wire import push
+from relaybox.wire.push import DEFAULT_SCHEDULE as DEFAULT_RETRY_SCHEDULE
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
@@ -78,6 +81,35 @@ class Settings(BaseSettings):
     v1_batch_max_bytes: int = Field(DEFAULT_V1_MAX_BYTES, ge=1, description="attachment bytes per batch download")
     v1_default_expiry: int = Field(DEFAULT_V1_DEFAULT_EXPIRY, ge=1, description="expiry of /v1 sends, seconds")
     public_url: str | None = Field(None, description="base URL of Link headers (default: the request's)")
+    # -- webhooks and outbound push (docs/webhooks.md) --
+    webhook_retry_schedule: str = Field(
+        DEFAULT_RETRY_SCHEDULE, description="delays after each failed attempt (s, m, h, d); attempts = delays + 1"
+    )
+    webhook_jitter: float = Field(0.2, ge=0, lt=1, description="each delay varies uniformly by this fraction")
+    webhook_require_https: bool = False
+    webhook_max_endpoints: int = Field(20, ge=1, description="webhook endpoints per station")
+    webhook_disable_after: str = Field("5d", description="failure streak after which an endpoint is disabled")
+    webhook_ca_bundle: Path | None = Field(None, description="PEM file of extra CAs trusted for webhooks and pushes")
+    webhook_retention: int = Field(7 * 86400, ge=60, description="seconds finished deliveries stay listed")
+    outbox_enabled: bool = Field(True, description="run the delivery workers on this node")
+    outbox_concurrency: int = Field(16, ge=1, description="attempts in flight per node")
+    outbox_poll: float = Field(1.0, gt=0, description="seconds between looks for due deliveries")
+
+    @field_validator("webhook_retry_schedule")
+    @classmethod
+    def _schedule(cls, value: str) -> str:
+        push.parse_schedule(value)
+        return value
+
+    @field_validator("webhook_disable_after")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        push.parse_duration(value)
+        return value
+
+    @property
+    def retry_delays(self) -> tuple[float, ...]:
+        return push.parse_schedule(self.webhook_retry_schedule)
 
     @property
     def store_url(self) -> str:

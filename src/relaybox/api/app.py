@@ -27,6 +27,8 @@ from relaybox.exchange.receipts import Receipts
 from relaybox.exchange.service import Exchange
 from relaybox.notify import make_hub
 from relaybox.store import Store, make_store
+from relaybox.webhooks.delivery import Outbox
+from relaybox.webhooks.manage import Webhooks
 
 log = logging.getLogger("relaybox")
 
@@ -60,6 +62,8 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
     identity = Identity(store, settings)
     management = Management(store, hub, settings, receipts)
     sweeper = Sweeper(store, interval=settings.sweep_interval, tombstone_ttl=settings.tombstone_ttl)
+    outbox = Outbox(store, settings)
+    hooks = Webhooks(store, settings, outbox)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -68,12 +72,15 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
         await receipts.start()
         await hub.start()
         task = asyncio.create_task(sweeper.run_forever(), name="relaybox-sweeper")
+        if settings.outbox_enabled:
+            outbox.start()
         try:
             yield
         finally:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+            await outbox.close()
             await hub.stop()
             await store.close()
 
@@ -103,5 +110,6 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
     app.state.identity = identity
     app.state.management = management
     app.state.sweeper = sweeper
+    app.state.webhooks = hooks
     app.state.settings = settings
     return app

@@ -109,6 +109,8 @@ class Management:
         """Commit the message (the caller discards the blobs on error). A local, unpaused
         partner has it in its mailbox at commit."""
         p = plan.partner
+        if p.uri is not None and len(files) > 1:
+            raise bad_request("A push to a remote partner carries one file: send the attachments one per message")
         incoming = None
         if p.uri is None:
             # The receiver's own partner record for this station: its type, and its pause.
@@ -138,7 +140,7 @@ class Management:
             receiver_type=incoming.partner_type if incoming else "Production",
             receipt_requested=p.request_mdn,
         )
-        stored = await self.store.views.add(record, files)
+        stored = await self.store.views.add(record, files, "local" if p.uri is None else p.transport)
         if state == "sent":
             self.hub.notify(p.route)
         return stored
@@ -163,7 +165,7 @@ class Management:
         if view is None:
             raise message_not_found(link)
         if mark_read and kind == "received" and not view.read:
-            await self.store.views.mark_read(caller.account_id, [link])
+            await self.store.views.mark_read(caller.account_id, [link], self.clock())
             view = MessageView(view.message, view.attachments, True, view.failure)
         return view
 
@@ -195,7 +197,7 @@ class Management:
         if kind == "received":
             await self.receipts.record_if_due(view.message)
             if mark_read and not view.read:
-                await self.store.views.mark_read(caller.account_id, [view.message.link])
+                await self.store.views.mark_read(caller.account_id, [view.message.link], self.clock())
 
     async def zip_all(self, caller: Caller, kind: str, link: str, *, mark_read: bool = False) -> bytes:
         view = await self.get(caller, kind, link)
@@ -252,7 +254,7 @@ class Management:
             if truncated:
                 break
         if mark_read and complete:
-            await self.store.views.mark_read(caller.account_id, complete)
+            await self.store.views.mark_read(caller.account_id, complete, self.clock())
         return Batch(await asyncio.to_thread(build_zip, entries), last if truncated else None)
 
     async def receipt(self, caller: Caller, kind: str, link: str) -> str:

@@ -1,4 +1,4 @@
-"""Signed receipts (the seed's MDN): recorded when the receiver first downloads a message
+"""Downloads and signed receipts (the seed's MDN): recorded when the receiver first downloads a message
 whose sender asked for one, through either API, and served to both sides at ``/mdn``."""
 
 from __future__ import annotations
@@ -31,9 +31,10 @@ class Receipts:
         return self._private
 
     async def record_if_due(self, m: MessageRecord) -> None:
-        """Called before attachment bytes go to the receiver: the first such response records it."""
-        if m.receipt_requested and m.receipt_at is None:
-            await self.store.views.record_receipt(m.link, self._sign, self.clock())
+        """Called before attachment bytes go to the receiver: the first such response records
+        the download (the sender's ``delivered`` event) and, when asked for, the receipt."""
+        if m.delivered_at is None or (m.receipt_requested and m.receipt_at is None):
+            await self.store.views.record_download(m.link, self._sign, self.clock(), durable=m.receipt_requested)
 
     def _sign(self, m: MessageRecord, files: list[AttachmentRecord], now: float) -> str:
         return signing.build_receipt(

@@ -11,8 +11,10 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from relaybox.store.accounts import AccountStore
+    from relaybox.store.outbox import OutboxStore
     from relaybox.store.partners import PartnerStore
     from relaybox.store.views import MessageExtras, ViewStore
+    from relaybox.store.webhooks import WebhookStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +52,8 @@ class MessageRecord:
     receiver_type: str = "Production"
     receipt_requested: bool = False
     receipt_at: float | None = None
+    delivered_at: float | None = None  # first download of attachment bytes by the receiver
+    read_at: float | None = None  # first /v1 mark-as-read on the receiver's side
 
     def expired(self, now: float) -> bool:
         return self.payload_id is None or self.expires_at <= now
@@ -132,6 +136,67 @@ class PartnerRecord:
     send_timeout: int
     request_mdn: bool
     created_at: float
+    # Outbound push (a partner with a uri): federation or https, and the secrets it signs
+    # with (write-only: never rendered by the API or the CLI).
+    transport: str = "federation"
+    remote_route: str | None = None
+    remote_secret: str | None = None
+    push_secret: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookRecord:
+    id: str
+    station: str
+    url: str
+    event_types: tuple[str, ...]
+    enabled: bool
+    description: str
+    standard_webhooks: bool
+    timeout: int
+    secret: str
+    disabled_reason: str | None  # user | gone | failing
+    failing_since: float | None
+    created_at: float
+    updated_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryRecord:
+    """One event to one endpoint (kind ``webhook``) or one message to a remote partner
+    (kind ``push``)."""
+
+    id: str
+    kind: str
+    webhook_id: str | None
+    event_id: str | None
+    event_type: str | None
+    link: str | None
+    state: str  # queued | stopped | sent
+    attempts: int
+    next_at: float | None
+    lease_until: float | None
+    lease_token: str | None
+    last_at: float | None
+    last_status: int | None
+    last_error: str | None
+    stop_reason: str | None
+    remote_link: str | None
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryFailure:
+    delivery_id: str
+    webhook_id: str
+    event_id: str
+    event_type: str
+    attempt: int
+    attempted_at: float
+    status: int | None
+    error: str | None
+    duration_ms: int
+    excerpt: str | None
 
 
 class Conflict(Exception):
@@ -189,6 +254,8 @@ class Store(Protocol):
     accounts: AccountStore
     partners: PartnerStore
     views: ViewStore
+    webhooks: WebhookStore
+    outbox: OutboxStore
 
     async def open(self) -> None: ...
 

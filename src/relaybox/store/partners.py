@@ -47,11 +47,16 @@ _FIELDS = (
     "send_timeout",
     "request_mdn",
     "partner_type",
+    "transport",
+    "remote_route",
+    "remote_secret",
+    "push_secret",
 )
 
 
 def partner_from_row(row: Sequence[Any]) -> PartnerRecord:
-    (pid, station, route, ptype, name, desc, uri, subject, headers, p_in, p_out, timeout, mdn, created) = row
+    (pid, station, route, ptype, name, desc, uri, subject, headers, p_in, p_out, timeout, mdn, created,
+     transport, remote_route, remote_secret, push_secret) = row  # fmt: skip
     return PartnerRecord(
         id=pid,
         station=station,
@@ -67,6 +72,10 @@ def partner_from_row(row: Sequence[Any]) -> PartnerRecord:
         send_timeout=timeout,
         request_mdn=bool(mdn),
         created_at=created,
+        transport=transport,
+        remote_route=remote_route,
+        remote_secret=remote_secret,
+        push_secret=push_secret,
     )
 
 

@@ -76,6 +76,10 @@ messages = Table(
     Column("receiver_type", String(10), nullable=False, server_default="Production"),
     Column("receipt_requested", Boolean, nullable=False, server_default=false()),
     Column("receipt_at", Double, nullable=True),
+    # -- webhooks (0004): the first download of attachment bytes by the receiver and the
+    # first /v1 mark-as-read, each emitted once as a message.status event.
+    Column("delivered_at", Double, nullable=True),
+    Column("read_at", Double, nullable=True),
     sqlite_autoincrement=True,
 )
 Index("ix_messages_recipient_seq", messages.c.recipient, messages.c.seq)
@@ -140,7 +144,7 @@ failures = Table(
     Column("id", Integer().with_variant(BigInteger, "postgresql"), primary_key=True, autoincrement=True),
     Column("link", String(128), nullable=False),
     Column("attempted_at", Double, nullable=False),
-    Column("status", Integer, nullable=False),
+    Column("status", Integer, nullable=True),  # NULL: no answer (timeout, refused connection)
     Column("error", String(1024), nullable=False),
     sqlite_autoincrement=True,
 )
@@ -205,6 +209,12 @@ partners = Table(
     Column("send_timeout", Integer, nullable=False),
     Column("request_mdn", Boolean, nullable=False),
     Column("created_at", Double, nullable=False),
+    # Outbound push (0004) to a partner with a uri: how, and as whom on the remote side.
+    # The secrets are write-only in the API.
+    Column("transport", String(10), nullable=False, server_default="federation"),
+    Column("remote_route", String(129), nullable=True),
+    Column("remote_secret", String(512), nullable=True),
+    Column("push_secret", String(512), nullable=True),
     sqlite_autoincrement=True,  # a deleted partnerId never names another partner
 )
 Index("ux_partners_station_route_type", partners.c.station, partners.c.route, partners.c.partner_type, unique=True)
@@ -218,3 +228,86 @@ server_keys = Table(
     Column("value", LargeBinary, nullable=False),
     Column("created_at", Double, nullable=False),
 )
+
+
+# -- webhooks and outbound push (0004) --------------------------------------------------------
+
+# Endpoints a station registers. event_types: comma-separated, e.g. "message.received".
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("station", String(129), nullable=False),
+    Column("url", String(2048), nullable=False),
+    Column("event_types", String(64), nullable=False),
+    Column("enabled", Boolean, nullable=False),
+    Column("description", String(256), nullable=False),
+    Column("standard_webhooks", Boolean, nullable=False),
+    Column("timeout", Integer, nullable=False),
+    Column("secret", String(512), nullable=False),
+    Column("disabled_reason", String(16), nullable=True),
+    # Start of the current run of failed attempts (no 2xx since): auto-disable after a while.
+    Column("failing_since", Double, nullable=True),
+    Column("created_at", Double, nullable=False),
+    Column("updated_at", Double, nullable=False),
+)
+Index("ix_webhooks_station", webhooks.c.station)
+
+# An event's envelope, byte for byte as every attempt sends it.
+events = Table(
+    "events",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("event_type", String(32), nullable=False),
+    Column("created_at", Double, nullable=False),
+    Column("body", Text, nullable=False),
+)
+
+# The outbox: one row per event per endpoint (kind "webhook") or per message pushed to a
+# remote partner (kind "push"), written in the transaction of its cause. Workers on every
+# node claim due rows with a lease (lease_until + a token that says whose lease it is).
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("kind", String(8), nullable=False),
+    Column("webhook_id", String(32), nullable=True),
+    Column("event_id", String(32), nullable=True),
+    Column("event_type", String(32), nullable=True),
+    Column("link", String(128), nullable=True),
+    Column("state", String(8), nullable=False),  # queued | stopped | sent
+    Column("attempts", Integer, nullable=False),
+    Column("next_at", Double, nullable=True),
+    Column("lease_until", Double, nullable=True),
+    Column("lease_token", String(32), nullable=True),
+    Column("last_at", Double, nullable=True),
+    Column("last_status", Integer, nullable=True),
+    Column("last_error", String(1024), nullable=True),
+    Column("stop_reason", String(64), nullable=True),
+    Column("remote_link", String(128), nullable=True),
+    Column("created_at", Double, nullable=False),
+)
+Index("ix_deliveries_due", deliveries.c.state, deliveries.c.next_at)
+Index("ix_deliveries_webhook", deliveries.c.webhook_id, deliveries.c.created_at)
+Index("ix_deliveries_event", deliveries.c.event_id)
+Index("ix_deliveries_link", deliveries.c.link)
+
+# One row per failed webhook attempt (the deliveries' failed list; pushes use ``failures``).
+delivery_failures = Table(
+    "delivery_failures",
+    metadata,
+    Column("id", Integer().with_variant(BigInteger, "postgresql"), primary_key=True, autoincrement=True),
+    Column("delivery_id", String(32), nullable=False),
+    Column("webhook_id", String(32), nullable=False),
+    Column("event_id", String(32), nullable=False),
+    Column("event_type", String(32), nullable=False),
+    Column("attempt", Integer, nullable=False),
+    Column("attempted_at", Double, nullable=False),
+    Column("status", Integer, nullable=True),
+    Column("error", String(1024), nullable=True),
+    Column("duration_ms", Integer, nullable=False),
+    Column("excerpt", Text, nullable=True),
+    sqlite_autoincrement=True,
+)
+Index("ix_delivery_failures_delivery", delivery_failures.c.delivery_id)
+Index("ix_delivery_failures_webhook", delivery_failures.c.webhook_id, delivery_failures.c.attempted_at)

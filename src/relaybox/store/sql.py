@@ -21,12 +21,15 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.sql import Executable
 
 from relaybox.errors import ErrorCode, RelayboxError, StoreUnavailable
+from relaybox.store import events
 from relaybox.store.accounts import AccountStore, drop_station
 from relaybox.store.base import BlobWriter, MessageRecord, NewMessage, Payload, RouteRecord, SendOutcome, SweepReport
 from relaybox.store.db import Db
+from relaybox.store.outbox import OutboxStore, expire_undelivered
 from relaybox.store.partners import PartnerStore, resolve_pair
 from relaybox.store.schema import attachments, messages, partners, payloads, request_keys, routes
 from relaybox.store.views import MessageExtras, ViewStore, drop_related, import_extras
+from relaybox.store.webhooks import WebhookStore
 from relaybox.wire.ids import new_link
 
 T = TypeVar("T")
@@ -101,7 +104,7 @@ _NEXT = (
 def message_from_row(row: Sequence[Any]) -> MessageRecord:
     # Positional: ``select(messages)`` yields the table's columns in the order of schema.py.
     (seq, link, recipient, sender, message_id, md5, size, file_name, pfr, priority, received, expires, pid,
-     subject, ctype, sha256, count, state, s_del, r_del, s_type, r_type, receipt_req, receipt_at) = row  # fmt: skip
+     subject, ctype, sha256, count, state, s_del, r_del, s_type, r_type, receipt_req, receipt_at, delivered_at, read_at) = row  # fmt: skip
     return MessageRecord(
         seq=seq,
         link=link,
@@ -127,6 +130,8 @@ def message_from_row(row: Sequence[Any]) -> MessageRecord:
         receiver_type=r_type,
         receipt_requested=bool(receipt_req),
         receipt_at=receipt_at,
+        delivered_at=delivered_at,
+        read_at=read_at,
     )
 
 
@@ -146,6 +151,8 @@ class SqlStore:
         self.accounts = AccountStore(self._q)
         self.partners = PartnerStore(self._q)
         self.views = ViewStore(self)
+        self.webhooks = WebhookStore(self._q)
+        self.outbox = OutboxStore(self)
 
     # -- what a backend provides -----------------------------------------------------------
     async def _q(self, fn: Callable[[Db], T], *, write: bool, fsync: bool = True) -> T:
@@ -300,9 +307,10 @@ class SqlStore:
             receiver_type=incoming.partner_type if incoming else "Production",
             receipt_requested=outgoing.request_mdn if outgoing else False,
         )
-        seq = db.insert(_INSERT_MESSAGE, message_values(record))
+        record = replace(record, seq=db.insert(_INSERT_MESSAGE, message_values(record)))
+        events.on_send(db, record, new.received_at)
         self._after_insert(db, new.recipient)
-        return SendOutcome(replace(record, seq=seq), created=True)
+        return SendOutcome(record, created=True)
 
     async def list_messages(self, recipient: str, now: float) -> list[MessageRecord]:
         rows = await self._q(lambda db: db.all(_LIST, {"recipient": recipient, "now": now}), write=False)
@@ -422,22 +430,24 @@ def message_values(record: MessageRecord) -> dict[str, Any]:
         "receiver_type": record.receiver_type,
         "receipt_requested": record.receipt_requested,
         "receipt_at": record.receipt_at,
+        "delivered_at": record.delivered_at,
+        "read_at": record.read_at,
     }
 
 
 def _purge_batch(db: Db, now: float) -> int:
     query = (
-        select(messages.c.seq, messages.c.link)
+        select(messages)
         .where(messages.c.expires_at <= now, messages.c.payload_id.is_not(None))
         .limit(BATCH)
         .with_for_update(skip_locked=True)
     )
-    rows = db.all(query)
+    rows = [message_from_row(r) for r in db.all(query)]
     if rows:
-        seqs = [row[0] for row in rows]
-        db.run(update(messages).where(messages.c.seq.in_(seqs)).values(payload_id=None))
+        db.run(update(messages).where(messages.c.seq.in_([m.seq for m in rows])).values(payload_id=None))
         # Extra attachments go too, so that their payloads become unreferenced.
-        db.run(delete(attachments).where(attachments.c.link.in_([row[1] for row in rows])))
+        db.run(delete(attachments).where(attachments.c.link.in_([m.link for m in rows])))
+        expire_undelivered(db, [m for m in rows if m.delivered_at is None], now)
     return len(rows)
 
 

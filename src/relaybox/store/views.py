@@ -8,6 +8,7 @@ undelivered message is deleted), and the sweeper then purges payloads nothing po
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
@@ -26,10 +27,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
+from relaybox.store import events
 from relaybox.store.base import AttachmentRecord, BlobWriter, FailureRecord, MessageRecord
 from relaybox.store.db import Db
+from relaybox.store.outbox import add_push, restart_push, stop_push
 from relaybox.store.partners import like_escape
-from relaybox.store.schema import attachments, failures, messages, payloads, reads, receipts, routes
+from relaybox.store.schema import attachments, deliveries, failures, messages, payloads, reads, receipts, routes
 from relaybox.store.schema import partners as partners_t
 
 if TYPE_CHECKING:
@@ -262,20 +265,35 @@ class ViewStore:
         return await self._q(read, write=False)
 
     # -- read state --------------------------------------------------------------------------
-    async def mark_read(self, account_id: int, links: Sequence[str]) -> None:
+    async def mark_read(self, account_id: int, links: Sequence[str], now: float | None = None) -> None:
+        """Mark received messages read for this account; the first mark on the receiver's
+        side emits ``read`` (and ``delivered`` before it, if nothing was downloaded yet)."""
         if not links:
             return
+        at = time.time() if now is None else now
 
         def mark(db: Db) -> None:
+            from relaybox.store.sql import message_from_row
+
+            wanted = list(dict.fromkeys(links))
             have = {
                 r[0]
-                for r in db.all(
-                    select(reads.c.link).where(reads.c.account_id == account_id, reads.c.link.in_(list(links)))
-                )
+                for r in db.all(select(reads.c.link).where(reads.c.account_id == account_id, reads.c.link.in_(wanted)))
             }
-            for link in dict.fromkeys(links):
+            for link in wanted:
                 if link not in have:
                     db.run(insert(reads).values(account_id=account_id, link=link))
+            first = [
+                message_from_row(r)
+                for r in db.all(select(messages).where(messages.c.link.in_(wanted), messages.c.read_at.is_(None)))
+            ]
+            for m in first:
+                db.run(
+                    update(messages)
+                    .where(messages.c.seq == m.seq)
+                    .values(read_at=at, delivered_at=func.coalesce(messages.c.delivered_at, at))
+                )
+                events.on_first_read(db, m, at, delivered_too=m.delivered_at is None)
 
         try:
             await self._q(mark, write=True)
@@ -287,10 +305,18 @@ class ViewStore:
         await self._q(lambda db: db.run(stmt), write=True)
 
     # -- receipts ----------------------------------------------------------------------------
-    async def record_receipt(
-        self, link: str, sign: Callable[[MessageRecord, list[AttachmentRecord], float], str], now: float
+    async def record_download(
+        self,
+        link: str,
+        sign: Callable[[MessageRecord, list[AttachmentRecord], float], str],
+        now: float,
+        *,
+        durable: bool,
     ) -> bool:
-        """Record the receipt of a message whose receipt is due, once: True when this call did."""
+        """The receiver's first download of attachment bytes, once: ``delivered`` to the
+        sender's endpoints and, when the sender asked for one, the signed receipt. True when
+        this call recorded it. ``durable`` False (no receipt) skips the fsync: a power loss
+        could then repeat a ``delivered`` event, never lose a message."""
 
         def record(db: Db) -> bool:
             from relaybox.store.sql import message_from_row
@@ -299,24 +325,33 @@ class ViewStore:
             if row is None:
                 return False
             m = message_from_row(row)
-            if not m.receipt_requested or m.receipt_at is not None:
+            if m.delivered_at is not None and (not m.receipt_requested or m.receipt_at is not None):
                 return False
-            files = [first_attachment(m), *_extra_attachments(db, [link]).get(link, [])]
             done = db.run(
-                update(messages).where(messages.c.link == link, messages.c.receipt_at.is_(None)).values(receipt_at=now)
+                update(messages)
+                .where(messages.c.link == link, messages.c.delivered_at.is_(None))
+                .values(delivered_at=now)
             )
-            if not done:
-                return False
-            db.run(insert(receipts).values(link=link, document=sign(m, files, now)))
-            return True
+            if done:
+                events.on_first_download(db, m, now)
+            if m.receipt_requested and m.receipt_at is None:
+                files = [first_attachment(m), *_extra_attachments(db, [link]).get(link, [])]
+                if db.run(
+                    update(messages)
+                    .where(messages.c.link == link, messages.c.receipt_at.is_(None))
+                    .values(receipt_at=now)
+                ):
+                    db.run(insert(receipts).values(link=link, document=sign(m, files, now)))
+                    return True
+            return bool(done)
 
         try:
-            return await self._q(record, write=True)
+            return await self._q(record, write=True, fsync=durable)
         except IntegrityError:
             return False  # another download recorded it concurrently
 
     # -- sending -----------------------------------------------------------------------------
-    async def add(self, record: MessageRecord, files: Sequence[NewFile]) -> MessageRecord:
+    async def add(self, record: MessageRecord, files: Sequence[NewFile], delivery: str = "local") -> MessageRecord:
         """Commit a /v1 message with its finished blobs (``record`` describes attachment 0;
         its payload id and hashes are filled in here). When it is ``sent`` it is in the
         receiver's mailbox at commit."""
@@ -357,9 +392,13 @@ class ViewStore:
                         "payload_id": pid,
                     },
                 )
+            stored = replace(record, seq=seq)
+            if delivery != "local":
+                add_push(db, record.link, record.received_at)
+            events.on_send(db, stored, record.received_at, delivery)
             if record.state == "sent":
                 self._store._after_insert(db, record.recipient)
-            return replace(record, seq=seq)
+            return stored
 
         return await self._q(add, write=True)
 
@@ -396,7 +435,9 @@ class ViewStore:
             return "stopped"
         # A new row (new seq): the message joins the mailbox at its end, after every cursor.
         db.run(delete(messages).where(messages.c.seq == m.seq))
-        db.insert(insert(messages), message_values(replace(m, state="sent", received_at=now)))
+        arrived = replace(m, state="sent", received_at=now)
+        arrived = replace(arrived, seq=db.insert(insert(messages), message_values(arrived)))
+        events.on_arrival(db, arrived, now)
         self._store._after_insert(db, m.recipient)
         return "sent"
 
@@ -414,18 +455,38 @@ class ViewStore:
         return [r[0] for r in await self._q(lambda db: db.all(stmt), write=False)]
 
     async def set_state(self, stations: Sequence[str], link: str, state: str, now: float) -> bool:
-        """Stop (``stopped``) or retry (``queued``) an undelivered message of these stations."""
-        stmt = (
-            update(messages)
-            .where(
-                messages.c.link == link,
-                messages.c.sender.in_(list(stations)),
-                messages.c.state.in_([_QUEUED, _STOPPED]),
-                messages.c.expires_at > now,
-            )
-            .values(state=state)
+        """Stop (``stopped``) or retry (``queued``) an undelivered message of these stations; a
+        push to a remote partner stops with it, or starts its schedule over."""
+        from relaybox.store.sql import message_from_row
+
+        stmt = select(messages).where(
+            messages.c.link == link,
+            messages.c.sender.in_(list(stations)),
+            messages.c.state.in_([_QUEUED, _STOPPED]),
+            messages.c.expires_at > now,
         )
-        return await self._q(lambda db: db.run(stmt), write=True) > 0
+
+        def change(db: Db) -> bool:
+            row = db.first(stmt)
+            if row is None:
+                return False
+            m = message_from_row(row)
+            db.run(update(messages).where(messages.c.seq == m.seq).values(state=state))
+            remote = db.first(
+                select(partners_t.c.uri).where(
+                    partners_t.c.station == m.sender,
+                    partners_t.c.route == m.recipient,
+                    partners_t.c.partner_type == m.sender_type,
+                )
+            )
+            if remote is not None and remote[0] is not None:
+                if state == _QUEUED:
+                    restart_push(db, link, now)
+                else:
+                    stop_push(db, m, now)
+            return True
+
+        return await self._q(change, write=True)
 
     # -- deleting ----------------------------------------------------------------------------
     async def delete(self, kind: str, stations: Sequence[str], links: Sequence[str], now: float) -> int:
@@ -522,6 +583,8 @@ def import_extras(db: Db, link: str, extras: MessageExtras, payload_ids: Sequenc
 def drop_related(db: Db, links: list[str]) -> None:
     for table in (attachments, receipts, reads, failures):
         db.run(delete(table).where(table.c.link.in_(links)))
+    # Their pushes to remote partners (webhook deliveries have no link).
+    db.run(delete(deliveries).where(deliveries.c.link.in_(links)))
 
 
 __all__ = [

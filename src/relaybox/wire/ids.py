@@ -37,3 +37,26 @@ def new_request_id(now: float | None = None) -> str:
 def _stamp(second: int) -> str:
     # Formatted once per second, not once per request.
     return f"{datetime.fromtimestamp(second, UTC):%Y%m%d%H%M%S}"
+
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+
+
+def new_ulid(now: float | None = None) -> str:
+    """A ULID (26 characters of Crockford base32: 48-bit millisecond time, 80 random bits):
+    unique across nodes without coordination, and sorting by creation time."""
+    ms = int((time.time() if now is None else now) * 1000)
+    value = (ms << 80) | secrets.randbits(80)
+    return "".join(_CROCKFORD[(value >> shift) & 31] for shift in range(125, -1, -5))
+
+
+def new_event_id(now: float | None = None) -> str:
+    return "evt_" + new_ulid(now)
+
+
+def new_webhook_id(now: float | None = None) -> str:
+    return "wh_" + new_ulid(now)
+
+
+def new_delivery_id(now: float | None = None) -> str:
+    return "dlv_" + new_ulid(now)

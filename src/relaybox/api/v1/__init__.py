@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from starlette.routing import Route
 
-from relaybox.api.v1 import messages, partners, session, stations
+from relaybox.api.v1 import messages, partners, session, stations, webhooks
 
 
 def handlers() -> list[Route]:
@@ -29,4 +29,14 @@ def handlers() -> list[Route]:
         Route("/v1/partner/{partner_id}", partners.update_partner, methods=["PUT"]),
         Route("/v1/partner/{partner_id}", partners.delete_partner, methods=["DELETE"]),
         Route("/v1/station", stations.list_stations, methods=["GET"]),
+        Route("/v1/webhooks", webhooks.list_endpoints, methods=["GET"]),
+        Route("/v1/webhooks", webhooks.create, methods=["POST"]),
+        Route("/v1/webhooks/deliveries/queued/{id}/stop", webhooks.stop, methods=["POST"]),
+        Route("/v1/webhooks/deliveries/queued/{id}/retry", webhooks.retry, methods=["POST"]),
+        Route("/v1/webhooks/deliveries/{kind}/{id}", webhooks.delivery, methods=["GET", "DELETE"]),
+        Route("/v1/webhooks/deliveries/{kind}", webhooks.list_deliveries, methods=["GET"]),
+        Route("/v1/webhooks/deliveries/{kind}", webhooks.bulk_delete, methods=["DELETE"]),
+        Route("/v1/webhooks/{id}/rotate-secret", webhooks.rotate, methods=["POST"]),
+        Route("/v1/webhooks/{id}/test", webhooks.test, methods=["POST"]),
+        Route("/v1/webhooks/{id}", webhooks.endpoint, methods=["GET", "PUT", "DELETE"]),
     ]

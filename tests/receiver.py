@@ -43,9 +43,7 @@ class Receiver:
             def do_POST(self) -> None:  # noqa: N802 - the stdlib's name
                 length = int(self.headers.get("content-length") or 0)
                 body = self.rfile.read(length)
-                got = Received(
-                    "POST", self.path, {k.lower(): v for k, v in self.headers.items()}, body, time.time()
-                )
+                got = Received("POST", self.path, {k.lower(): v for k, v in self.headers.items()}, body, time.time())
                 with outer._lock:
                     outer.requests.append(got)
                 reply = outer.answer(got)
@@ -78,7 +76,9 @@ class Receiver:
         self.server.shutdown()
         self.server.server_close()
 
-    def wait_for(self, count: int, timeout: float = 15.0, where: Callable[[Received], bool] | None = None) -> list[Received]:
+    def wait_for(
+        self, count: int, timeout: float = 15.0, where: Callable[[Received], bool] | None = None
+    ) -> list[Received]:
         """The requests once at least ``count`` (matching ``where``) have arrived."""
         deadline = time.monotonic() + timeout
         while True:

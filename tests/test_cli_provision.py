@@ -326,6 +326,10 @@ def test_partner_add_update_list_remove(shared_server: ServerProcess, setup: Set
         "sendTimeout": 60,
         "partnerType": "Test",
         "requestMdn": False,
+        "transport": "federation",
+        "remoteRoute": None,
+        "remoteSecretSet": False,
+        "pushSecretSet": False,
     }
     far = extra.ok_json()
     assert (far["as2Identifier"], far["uri"], far["messageSubject"]) == (remote, "https://remote.example/as2", "Hi")

@@ -41,7 +41,14 @@ PARTNER_KEYS = {
     "sendTimeout",
     "partnerType",
     "requestMdn",
+    # push settings (docs/webhooks.md); the secrets only as "is set"
+    "transport",
+    "remoteRoute",
+    "remoteSecretSet",
+    "pushSecretSet",
 }
+
+PUSH_DEFAULTS = {"transport": "federation", "remoteRoute": None, "remoteSecretSet": False, "pushSecretSet": False}
 
 # The seed's Partner example (section 10.1.2), as is.
 SEED_PARTNER: dict[str, Any] = {
@@ -110,6 +117,10 @@ def defaults(station: str, route: str, partner_id: int, **changes: Any) -> dict[
         "sendTimeout": 60,
         "partnerType": "Production",
         "requestMdn": True,
+        "transport": "federation",
+        "remoteRoute": None,
+        "remoteSecretSet": False,
+        "pushSecretSet": False,
     }
     return {**doc, **changes}
 
@@ -287,6 +298,10 @@ def test_a_seed_partner_document_is_accepted_as_is(world: World, a: Caller) -> N
         "sendTimeout": 60,
         "partnerType": "Production",
         "requestMdn": True,
+        "transport": "federation",
+        "remoteRoute": None,
+        "remoteSecretSet": False,
+        "pushSecretSet": False,
     }
     assert assert_json(a.get(f"/v1/partner/{body['partnerId']}"), 200) == body
 
@@ -308,7 +323,13 @@ def test_every_field_at_its_limit_is_accepted_and_echoed(world: World, a: Caller
         "requestMdn": False,
     }
     body = create(a, station, route, **fields)
-    assert body == {"partnerId": body["partnerId"], "stationAS2Id": station, "as2Identifier": route, **fields}
+    assert body == {
+        "partnerId": body["partnerId"],
+        "stationAS2Id": station,
+        "as2Identifier": route,
+        **PUSH_DEFAULTS,
+        **fields,
+    }
     low = create(a, station, route, sendTimeout=1, name="x", uri="http://h")
     assert (low["sendTimeout"], low["name"], low["partnerType"]) == (1, "x", "Production")
 

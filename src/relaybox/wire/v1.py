@@ -9,12 +9,15 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from relaybox.errors import V1Error, bad_request
+from relaybox.wire import push
 from relaybox.wire.headers import has_control_chars, is_route
 
 MAX_QUERY_VALUE = 1024
 PARTNER_TYPES = {"production": "Production", "test": "Test"}
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}")
 _MESSAGE_ID = re.compile(r"[A-Za-z0-9._~-]{1,128}")
+_SECRET = re.compile(r"[\x21-\x7e]{16,128}")
+TRANSPORTS = ("federation", "https")
 
 
 def decimal(value: str | None, digits: int = 18) -> int | None:
@@ -187,6 +190,30 @@ def _headers(key: str, value: Any) -> tuple[tuple[str, str], ...]:
     return tuple(out)
 
 
+def _transport(key: str, value: Any) -> str:
+    if value not in TRANSPORTS:
+        raise bad_request(f"Invalid {key}: {' or '.join(TRANSPORTS)}")
+    return str(value)
+
+
+def _secret(key: str, value: Any) -> str | None:
+    """A secret relaybox signs pushes with: 16-128 printable ASCII characters, or null."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not _SECRET.fullmatch(value):
+        raise bad_request(f"Invalid {key}: 16-128 printable ASCII characters")
+    return value
+
+
+def _custom_headers(key: str, value: Any) -> tuple[tuple[str, str], ...]:
+    pairs = _headers(key, value)
+    try:
+        push.check_custom_headers(pairs)
+    except ValueError as exc:
+        raise bad_request(f"Invalid {key}: {exc}") from None
+    return pairs
+
+
 _PARTNER_FIELDS: tuple[tuple[str, str, Any], ...] = (
     ("stationAS2Id", "station", _route),
     ("as2Identifier", "route", _route),
@@ -194,13 +221,19 @@ _PARTNER_FIELDS: tuple[tuple[str, str, Any], ...] = (
     ("description", "description", lambda k, v: _str(k, v, 0, 1024)),
     ("uri", "uri", _uri),
     ("messageSubject", "message_subject", _subject),
-    ("customHeaders", "custom_headers", _headers),
+    ("customHeaders", "custom_headers", _custom_headers),
     ("pauseIncoming", "pause_incoming", _bool),
     ("pauseOutgoing", "pause_outgoing", _bool),
     ("sendTimeout", "send_timeout", _timeout),
     ("partnerType", "partner_type", _type),
     ("requestMdn", "request_mdn", _bool),
+    # Outbound push (docs/webhooks.md): how relaybox reaches a partner with a uri.
+    ("transport", "transport", _transport),
+    ("remoteRoute", "remote_route", lambda k, v: None if v is None else _route(k, v)),
+    ("remoteSecret", "remote_secret", _secret),
+    ("pushSecret", "push_secret", _secret),
 )
+WRITE_ONLY = ("remoteSecret", "pushSecret")
 _DEFAULTS: dict[str, Any] = {
     "description": "",
     "uri": None,
@@ -211,6 +244,10 @@ _DEFAULTS: dict[str, Any] = {
     "send_timeout": 60,
     "partner_type": "Production",
     "request_mdn": True,
+    "transport": "federation",
+    "remote_route": None,
+    "remote_secret": None,
+    "push_secret": None,
 }
 
 __all__ = [

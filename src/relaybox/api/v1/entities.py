@@ -85,6 +85,11 @@ def partner(p: PartnerRecord) -> dict[str, Any]:
         "sendTimeout": p.send_timeout,
         "partnerType": p.partner_type,
         "requestMdn": p.request_mdn,
+        # Push settings; the secrets are write-only (only whether one is set shows).
+        "transport": p.transport,
+        "remoteRoute": p.remote_route,
+        "remoteSecretSet": p.remote_secret is not None,
+        "pushSecretSet": p.push_secret is not None,
     }
 
 

@@ -431,11 +431,72 @@ def test_partner_commands_take_json_like_every_command(offline: ServerProcess) -
     assert isinstance(listed.ok_json(), list)
 
 
+def test_partner_push_options_and_write_only_secrets(offline: ServerProcess) -> None:
+    """``--transport``, ``--remote-route``, ``--remote-secret``, ``--push-secret`` and
+    ``--generate-push-secret`` (``webhooks.md``, "Outbound push"): a generated push secret is
+    printed once (JSON ``pushSecret``); the partner documents only say whether a secret is set."""
+    remote_secret, push_secret = "remote-route-secret", "a-push-secret-of-ours"
+    https, text, federation, short = in_turn(
+        offline,
+        ["partner", "add", "station@offline", "far@push.example", "--uri", "https://far.example/in",
+         "--transport", "https", "--generate-push-secret", "--json"],
+        ["partner", "add", "station@offline", "text@push.example", "--uri", "https://far.example/in",
+         "--transport", "HTTPS", "--generate-push-secret"],
+        ["partner", "add", "station@offline", "fed@push.example", "--uri", "https://gw.example",
+         "--remote-route", "me@gw.example", "--remote-secret", remote_secret, "--json"],
+        ["partner", "add", "station@offline", "short@push.example", "--uri", "https://gw.example",
+         "--remote-secret", "too-short"],
+    )  # fmt: skip
+    doc = https.ok_json()
+    generated = doc.pop("pushSecret")
+    assert re.fullmatch(r"[A-Za-z0-9_-]{43}", generated), generated
+    assert https.out.count(generated) == 1 and generated not in https.err
+    assert (doc["transport"], doc["remoteRoute"], doc["remoteSecretSet"], doc["pushSecretSet"]) == (
+        "https", None, False, True
+    )  # fmt: skip
+    # Human output: the partner line on stdout, the generated secret once, on stderr.
+    [shown] = re.findall(r"push secret: ([A-Za-z0-9_-]{43}) \(shown once", text.err)
+    assert shown not in text.out and "via https" in text.out, text
+    fed = federation.ok_json()
+    assert (fed["transport"], fed["remoteRoute"], fed["remoteSecretSet"], fed["pushSecretSet"]) == (
+        "federation", "me@gw.example", True, False
+    )  # fmt: skip
+    assert remote_secret not in federation.out + federation.err
+    assert "remoteSecret" in short.refused()
+
+    # update: set a push secret, switch transport; conflicting secret options are a usage error.
+    pid = fed["partnerId"]
+    updated, both = in_turn(
+        offline,
+        ["partner", "update", str(pid), "--transport", "https", "--push-secret", push_secret, "--json"],
+        ["partner", "update", str(pid), "--push-secret", push_secret, "--generate-push-secret"],
+    )
+    after = updated.ok_json()
+    assert "pushSecret" not in after and push_secret not in updated.out + updated.err
+    assert (after["transport"], after["remoteSecretSet"], after["pushSecretSet"]) == ("https", True, True)
+    assert both.code == 2 and "--generate-push-secret" in both.err, both
+    regenerated = cli(offline, "partner", "update", str(pid), "--generate-push-secret", "--json").ok_json()
+    assert re.fullmatch(r"[A-Za-z0-9_-]{43}", regenerated["pushSecret"])
+
+    async def stored(store: Any) -> dict[str, Any]:
+        return {p.route: p for p in await store.partners.search(["station@offline"])}
+
+    partners = offline._store_call(stored)
+    assert partners["far@push.example"].push_secret == generated
+    assert partners["text@push.example"].push_secret == shown
+    fed_record = partners["fed@push.example"]
+    assert (fed_record.remote_secret, fed_record.push_secret) == (remote_secret, regenerated["pushSecret"])
+    listed = cli(offline, "partner", "list", "station@offline", "--json")
+    assert not any(s in listed.out for s in (generated, shown, remote_secret, regenerated["pushSecret"]))
+    assert "short@push.example" not in partners
+
+
 USAGE_ERRORS = [
     ["account", "add"],
     ["account", "add", "x@example.com", "--password", PASSWORD, "--password-stdin"],
     ["station", "add", "x@example.com", "not a route"],
     ["partner", "add", "a@b", "c@d", "--type", "prod"],
+    ["partner", "add", "a@b", "c@d", "--transport", "smtp"],
     ["partner", "update", "not-an-id"],
     ["receipt-key", "--bogus"],
 ]

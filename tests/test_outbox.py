@@ -346,3 +346,43 @@ async def test_download_read_and_expiry_emit_status_events_once(world: World) ->
         [(link, "accepted") for link in (downloaded, read_first, expires)]
         + [(downloaded, "delivered"), (read_first, "delivered"), (read_first, "read"), (expires, "expired")]
     )
+
+
+# -- pushes to remote partners -------------------------------------------------------------------------
+async def _remote_partner(world: World, uri: str, **fields: Any) -> str:
+    from relaybox.wire.v1 import partner_fields
+
+    remote = f"far{secrets.token_hex(3)}@remote01"
+    doc = {"stationAS2Id": world.a, "as2Identifier": remote, "uri": uri, **fields}
+    await world.store.partners.add(world.a, remote, partner_fields(doc, create=True), world.clock())
+    return remote
+
+
+async def test_an_https_push_is_signed_refused_at_once_on_404_and_restarted_by_a_retry(world: World) -> None:
+    from relaybox.auth import digest
+
+    answers = iter([Answer(404), Answer(200)])
+    with Receiver(lambda _r: next(answers)) as rcv:
+        remote = await _remote_partner(world, rcv.url + "?source=gw1", transport="https", pushSecret="p" * 32)
+        link = await world.send(b"<invoice/>", to=remote)
+        m = await world.store.views.by_link(link)
+        assert m is not None and m.state == "queued"
+        box = world.outbox()
+        assert await box.run_once() == 1
+        m = await world.store.views.by_link(link)
+        assert m is not None and m.state == "stopped"  # 404: refused, no retry by schedule
+        world.clock.now += 600
+        assert await box.run_once() == 0
+        assert await world.store.views.set_state([world.a], link, "queued", world.clock())
+        assert await box.run_once() == 1
+        first, second = rcv.requests
+    m = await world.store.views.by_link(link)
+    assert m is not None and (m.state, m.receiver_deleted) == ("sent", True)
+    assert second.body == b"<invoice/>"
+    h = second.headers
+    assert (h["message-from"], h["message-to"], h["message-id"]) == (world.a, remote, m.message_id)
+    custom = digest.custom_lines((k, v) for k, v in h.items() if k.startswith("message-"))
+    d = digest.digest_string(
+        "POST", hashlib.md5(second.body).hexdigest(), h["content-type"], h["date"], custom, second.path
+    )
+    assert h["authorization"] == f"relaybox_api {world.a}:" + digest.sign("p" * 32, d, "sha256")

@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from relaybox import __version__
-from relaybox.cli import client_cmds, manage_cmds, provision
+from relaybox.cli import client_cmds, manage_cmds, provision, webhook_cmds
 from relaybox.cli._store import data_dir_option, db_option, run_with_store, settings_from
 from relaybox.wire.headers import is_route
 
@@ -177,6 +177,7 @@ def _fail(message: str) -> None:
 client_cmds.register(cli)
 manage_cmds.register(cli)
 provision.register(cli)
+webhook_cmds.register(cli)
 
 
 def main() -> None:

@@ -7,6 +7,7 @@ Exit 0 = done, 1 = refused (one line on stderr), 2 = usage. ``--json`` prints on
 from __future__ import annotations
 
 import json
+import secrets
 import sys
 import time
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import Any
 import click
 
 from relaybox.cli._store import data_dir_option, db_option, run_with_store, settings_from
+from relaybox.wire.v1 import TRANSPORTS
 
 _data_dir = data_dir_option
 _db = db_option
@@ -283,6 +285,21 @@ def _partner_options(f: Any) -> Any:
             click.option("--request-mdn/--no-request-mdn", default=None),
             click.option("--pause-incoming/--no-pause-incoming", default=None),
             click.option("--pause-outgoing/--no-pause-outgoing", default=None),
+            click.option(
+                "--transport",
+                type=click.Choice(TRANSPORTS, case_sensitive=False),
+                help="How messages are pushed to --uri [default federation].",
+            ),
+            click.option(
+                "--remote-route",
+                default=None,
+                help="Route to sign as on the remote gateway [default: the station].",
+            ),
+            click.option(
+                "--remote-secret", default=None, help="That route's secret on the remote gateway (federation)."
+            ),
+            click.option("--push-secret", default=None, help="Shared key of https pushes: 16-128 printable ASCII."),
+            click.option("--generate-push-secret", is_flag=True, help="Generate the push secret (printed once)."),
         ]
     ):
         f = option(f)
@@ -302,6 +319,10 @@ def _partner_doc(opts: dict[str, Any]) -> dict[str, Any]:
         "request_mdn": "requestMdn",
         "pause_incoming": "pauseIncoming",
         "pause_outgoing": "pauseOutgoing",
+        "transport": "transport",
+        "remote_route": "remoteRoute",
+        "remote_secret": "remoteSecret",
+        "push_secret": "pushSecret",
     }
     for opt, key in names.items():
         if opts.get(opt) is not None:
@@ -315,6 +336,17 @@ def _partner_doc(opts: dict[str, Any]) -> dict[str, Any]:
             pairs.append({"headerKey": key.strip(), "headerValue": value.strip()})
         doc["customHeaders"] = pairs
     return doc
+
+
+def _generate_push_secret(opts: dict[str, Any]) -> str | None:
+    """With --generate-push-secret: a new push secret (43 base64url characters), set in ``opts``."""
+    if not opts.pop("generate_push_secret", False):
+        return None
+    if opts.get("push_secret") is not None:
+        raise click.UsageError("use either --push-secret or --generate-push-secret")
+    value = secrets.token_urlsafe(32)
+    opts["push_secret"] = value
+    return value
 
 
 async def _management(store: Any) -> Any:
@@ -351,16 +383,19 @@ def partner() -> None:
     """Partners: the routes a station trades with (as /v1/partner)."""
 
 
-def _show_partner(p: Any, as_json: bool) -> None:
+def _show_partner(p: Any, as_json: bool, push_secret: str | None = None) -> None:
+    """One partner; a generated ``push_secret`` is shown this once (JSON: ``pushSecret``)."""
     doc = _partner_json(p)
     if as_json:
-        click.echo(json.dumps(doc))
+        click.echo(json.dumps(doc if push_secret is None else {**doc, "pushSecret": push_secret}))
         return
-    where = f" at {p.uri}" if p.uri else ""
+    where = f" at {p.uri} via {p.transport}" if p.uri else ""
     flags = [f for f, on in (("paused in", p.pause_incoming), ("paused out", p.pause_outgoing)) if on]
     receipts = "receipts" if p.request_mdn else "no receipts"
     extra = f", {', '.join(flags)}" if flags else ""
     click.echo(f"partner {p.id}: {p.station} -> {p.route}{where} ({p.partner_type}, {receipts}{extra})")
+    if push_secret is not None:
+        click.echo(f"push secret: {push_secret} (shown once: give it to the partner now)", err=True)
 
 
 @partner.command("add")
@@ -374,13 +409,14 @@ def partner_add(
     station_route: str, partner_route: str, as_json: bool, data_dir: Path | None, database_url: str | None, **opts: Any
 ) -> None:
     """Add PARTNER_ROUTE as a partner of the station STATION_ROUTE."""
+    generated = _generate_push_secret(opts)
 
     async def work(m: Any) -> None:
         from relaybox.wire.v1 import partner_fields
 
         doc = {**_partner_doc(opts), "stationAS2Id": station_route, "as2Identifier": partner_route}
         created = await m.create_partner(None, partner_fields(doc, create=True))
-        _show_partner(created, as_json)
+        _show_partner(created, as_json, generated)
 
     _run(data_dir, database_url, _managed(work))
 
@@ -395,12 +431,13 @@ def partner_update(
     partner_id: int, as_json: bool, data_dir: Path | None, database_url: str | None, **opts: Any
 ) -> None:
     """Change the given fields of partner PARTNER_ID (clearing --pause-outgoing delivers its queue)."""
+    generated = _generate_push_secret(opts)
 
     async def work(m: Any) -> None:
         from relaybox.wire.v1 import partner_fields
 
         updated = await m.update_partner(None, partner_id, partner_fields(_partner_doc(opts), create=False))
-        _show_partner(updated, as_json)
+        _show_partner(updated, as_json, generated)
 
     _run(data_dir, database_url, _managed(work))
 

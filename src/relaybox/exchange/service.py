@@ -68,7 +68,11 @@ class Exchange:
         """Refusals that need no body: unknown recipient (201), message id taken (204)."""
         recipient = await self.store.get_route(req.to)
         if recipient is None or not recipient.enabled:
-            raise RelayboxError(ErrorCode.RECIPIENT_NOT_FOUND)
+            # Not here: a partner record of the sender with a uri makes it a remote route,
+            # reached by the outbox (federation or https push).
+            partner = await self.store.partners.resolved(sender, req.to)
+            if partner is None or partner.uri is None:
+                raise RelayboxError(ErrorCode.RECIPIENT_NOT_FOUND)
         # A receiver that paused this sender (/v1 partner setting) is refused at commit, in the
         # send's own transaction (one query there resolves both sides' partner records).
         for old in await self.store.find_sent(sender, req.message_id, self.clock()):

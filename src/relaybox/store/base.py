@@ -99,7 +99,7 @@ class FailureRecord:
     id: int
     link: str
     attempted_at: float
-    status: int
+    status: int | None  # None: no answer (timeout, connection error)
     error: str
 
 

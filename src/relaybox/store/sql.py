@@ -25,7 +25,7 @@ from relaybox.store import events
 from relaybox.store.accounts import AccountStore, drop_station
 from relaybox.store.base import BlobWriter, MessageRecord, NewMessage, Payload, RouteRecord, SendOutcome, SweepReport
 from relaybox.store.db import Db
-from relaybox.store.outbox import OutboxStore, expire_undelivered
+from relaybox.store.outbox import OutboxStore, add_push, expire_undelivered
 from relaybox.store.partners import PartnerStore, resolve_pair
 from relaybox.store.schema import attachments, messages, partners, payloads, request_keys, routes
 from relaybox.store.views import MessageExtras, ViewStore, drop_related, import_extras
@@ -307,6 +307,13 @@ class SqlStore:
             receiver_type=incoming.partner_type if incoming else "Production",
             receipt_requested=outgoing.request_mdn if outgoing else False,
         )
+        if outgoing is not None and outgoing.uri is not None:
+            # A remote partner: queued for the outbox, in no local mailbox.
+            record = replace(record, state="queued")
+            record = replace(record, seq=db.insert(_INSERT_MESSAGE, message_values(record)))
+            add_push(db, record.link, new.received_at)
+            events.on_send(db, record, new.received_at, outgoing.transport)
+            return SendOutcome(record, created=True)
         record = replace(record, seq=db.insert(_INSERT_MESSAGE, message_values(record)))
         events.on_send(db, record, new.received_at)
         self._after_insert(db, new.recipient)

@@ -480,7 +480,7 @@ class ViewStore:
                 )
             )
             if remote is not None and remote[0] is not None:
-                if state == _QUEUED:
+                if state == "queued":
                     restart_push(db, link, now)
                 else:
                     stop_push(db, m, now)

@@ -41,7 +41,8 @@ def as2_message(view: MessageView, kind: str) -> dict[str, Any]:
     else:
         out["partnerType"] = m.sender_type
         if view.failure is not None:
-            out["transportStatusReceived"] = view.failure.status
+            if view.failure.status is not None:  # None: a timeout or connection error
+                out["transportStatusReceived"] = view.failure.status
             out["deliveryStatus"] = "Not Delivered"
             out["state"] = "failed"
         elif m.state == "sent":

@@ -359,7 +359,7 @@ async def _remote_partner(world: World, uri: str, **fields: Any) -> str:
 
 
 async def test_an_https_push_is_signed_refused_at_once_on_404_and_restarted_by_a_retry(world: World) -> None:
-    from relaybox.auth import digest
+    from relaybox.wire import digest
 
     answers = iter([Answer(404), Answer(200)])
     with Receiver(lambda _r: next(answers)) as rcv:

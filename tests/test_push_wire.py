@@ -15,9 +15,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from relaybox.auth import digest
 from relaybox.auth.signing import send_key
-from relaybox.wire import push
+from relaybox.wire import digest, push
 
 KEY = "test-private-key"
 USER = "rbk_00112233445566778899aabb"

@@ -4,6 +4,7 @@ route API (``/1``, signed requests) on one side and the management API (``/v1``)
 from __future__ import annotations
 
 import hashlib
+import socket
 import threading
 import time
 from typing import Any
@@ -216,15 +217,26 @@ def test_release_after_pause_arrives_after_walked_messages(make_pair: Any) -> No
 
 
 # -- rule 2: a remote partner's message sits in no mailbox ------------------------------------------
-def test_remote_partner_messages_stay_queued(make_pair: Any) -> None:
+def test_remote_partner_messages_are_pushed_never_delivered_locally(make_pair: Any) -> None:
+    """A partner with a uri is remote even when its route exists here: the message goes to the
+    outbox (docs/webhooks.md), never into the local mailbox; a refused connection is a failed
+    attempt, and the message stays queued until stopped or retried."""
     p = make_pair(partners=False)
-    p.partner(p.a.route, p.b.route, uri="https://partner.example.com/as2")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{s.getsockname()[1]}"
+    p.partner(p.a.route, p.b.route, uri=closed)
     link = p.send()
     assert one(p.a.api, "queued", link)["state"] == "queued"
+    deadline = time.monotonic() + 10
+    while (failed := page(p.a.api, "failed"))["totalRecords"] < 1:
+        assert time.monotonic() < deadline, "no push attempt"
+        time.sleep(0.05)
+    assert failed["records"][0]["as2MessageId"] == link and "transportStatusReceived" not in failed["records"][0]
     assert list1(p, p.b.signer) == [] and ids(p.b.api, "received") == []
     p.a.api.post(f"/v1/message/queued/{link}/stop")
     assert one(p.a.api, "queued", link)["state"] == "stopped"
     assert p.a.api.post(f"/v1/message/queued/{link}/retry").status_code == 200
-    assert one(p.a.api, "queued", link)["state"] == "queued"  # the outbound worker's job
-    assert list1(p, p.b.signer) == [] and ids(p.a.api, "sent") == [] and page(p.a.api, "failed")["totalRecords"] == 0
+    assert one(p.a.api, "queued", link)["state"] == "queued"  # the outbox's again
+    assert list1(p, p.b.signer) == [] and ids(p.a.api, "sent") == []
     not_found(p.b.api.get(f"/v1/message/received/{link}"), link)

@@ -796,7 +796,9 @@ def test_live_partner_and_station_answers_match_the_openapi_schemas(world: World
         # The refs are "#/components/...": give the schema the document's components as its root.
         return Draft202012Validator({"$ref": f"#/components/schemas/{name}", "components": doc["components"]})
 
+    # ... and the push secret generated for an https partner, in the one answer that made it.
     assert set(doc["components"]["schemas"]["Partner"]["properties"]) == PARTNER_KEYS
+    assert set(doc["components"]["schemas"]["PartnerSaved"]["properties"]) == PARTNER_KEYS | {"pushSecret"}
     with world.client("c") as c:
         for partner in c.get("/v1/partner").json():
             validator("Partner").validate(partner)

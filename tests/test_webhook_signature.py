@@ -26,7 +26,8 @@ from standardwebhooks.webhooks import Webhook
 
 from conftest import free_port
 from relaybox.webhooks import WebhookVerificationError, new_secret, sign, valid_secret, verify
-from relaybox.webhooks.signature import format_rfc3339, parse_rfc3339, signature_v1, standard_signature
+from relaybox.webhooks.signature import signature_v1, standard_signature
+from relaybox.wire.events import format_rfc3339, parse_rfc3339
 
 SPEC = Path("/work/shared/spec/webhooks.md")
 

@@ -61,7 +61,12 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
     exchange = Exchange(store, hub, settings, receipts)
     identity = Identity(store, settings)
     management = Management(store, hub, settings, receipts)
-    sweeper = Sweeper(store, interval=settings.sweep_interval, tombstone_ttl=settings.tombstone_ttl)
+    sweeper = Sweeper(
+        store,
+        interval=settings.sweep_interval,
+        tombstone_ttl=settings.tombstone_ttl,
+        delivery_retention=settings.webhook_retention,
+    )
     outbox = Outbox(store, settings)
     hooks = Webhooks(store, settings, outbox)
 

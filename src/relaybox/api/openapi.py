@@ -18,6 +18,11 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from relaybox import __version__
+from relaybox.webhooks.signature import SECRET_MAX_BYTES, SECRET_MIN_BYTES
+from relaybox.wire.endpoints import DEFAULT_TIMEOUT, MAX_DESCRIPTION, MAX_URL
+from relaybox.wire.events import EVENT_TYPES, PING
+from relaybox.wire.push import MAX_CUSTOM_HEADERS, RESERVED_HEADERS
+from relaybox.wire.v1 import TRANSPORTS
 
 __all__ = ["openapi_document", "openapi_json", "redoc", "swagger_ui"]
 
@@ -26,6 +31,7 @@ Json = dict[str, Any]
 OPENAPI_VERSION = "3.1.0"
 TAG_V1 = "management (/v1)"
 TAG_ROUTE = "route API (/1)"
+TAG_EVENTS = "webhook events (sent by relaybox)"
 
 _SCHEMAS = "#/components/schemas/"
 _PARAMS = "#/components/parameters/"
@@ -37,6 +43,28 @@ _NO_CONTROL_CHARS = r"^[^\x00-\x1F\x7F]*$"
 _HTTP_TOKEN = r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}$"
 _DATE_1 = r"^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}$"
 _MESSAGE_TYPES = ["received", "sent", "queued", "stopped", "failed"]
+_PUSH_SECRET = r"^[!-~]{16,128}$"
+_ULID = "[0-9A-HJKMNP-TV-Z]{26}"
+_WEBHOOK_ID = f"^wh_{_ULID}$"
+_EVENT_ID = f"^evt_{_ULID}$"
+_DELIVERY_ID = f"^dlv_{_ULID}$"
+_EVENT_TIME = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z$"
+_DELIVERY_LISTS = ["queued", "sent", "failed"]
+_DELIVERY_TYPES = ["queued", "stopped", "sent", "failed"]
+_ATTEMPT_ERROR = (
+    "`HTTP <status>` (or the answer's `error` header) for an answer that is not 2xx; with no complete answer "
+    "(`statusCode` null): `timeout`, `connection refused: ...`, `dns failure: ...`, `tls error: ...` or "
+    "`connection reset: ...`"
+)
+
+
+def _secret_pattern() -> str:
+    """``whsec_`` + standard base64 (with padding) of SECRET_MIN_BYTES..SECRET_MAX_BYTES bytes:
+    whole 4-character groups, the last one possibly padded."""
+    fewest, most = -(-SECRET_MIN_BYTES // 3), -(-SECRET_MAX_BYTES // 3)
+    b64 = "[A-Za-z0-9+/]"
+    return f"^whsec_(?:{b64}{{4}}){{{fewest - 1},{most - 1}}}(?:{b64}{{4}}|{b64}{{3}}=|{b64}{{2}}==)$"
+
 
 _DESCRIPTION = """\
 relaybox is a self-hosted message gateway with two HTTP APIs on one store.
@@ -50,7 +78,13 @@ parameters are ignored and a value over 1024 characters is 400. A route in a pat
 with `@` or `%40`. JSON request bodies are at most 1 MiB (413). Timestamps are Unix milliseconds.
 Rate limit: 50 requests per 10 s per token (per username on `/v1/authorize`); a refused request
 gets 429 with `Retry-After`. A 403 means a station is not one of the caller's (unknown stations look
-the same); a 404 means the message or partner is unknown or not visible (they look the same).
+the same); a 404 means the message, partner, webhook endpoint or delivery is unknown or not visible
+(they look the same).
+
+**Webhooks.** Stations register endpoints at `/v1/webhooks`; relaybox then POSTs signed events to
+them (`message.received`, `message.status`, and `ping` on demand), described under `webhooks`:
+snake_case JSON, RFC 3339 timestamps, a `Signature` header and optionally the Standard Webhooks
+headers. Delivery is at least once, with retries; `/v1/webhooks/deliveries` lists and controls them.
 
 **Route API (`/1`)**, wire-compatible with the "Go Integrate Me" message API. Requests are signed
 with `request-timestamp`, `request-from` and `request-key` headers; a failure has an empty body and
@@ -253,8 +287,9 @@ def _send() -> Json:
         "sendMessage",
         "Send (enqueue) a message from a station to one of its partners",
         description="Answers 202 only once payload and metadata are durably committed. A local, unpaused partner "
-        "gets the message in the same commit (state `sent`); a partner with `pauseOutgoing` or a `uri` leaves "
-        "it `queued`. Every POST is a new message. `Link` resolves at once for a delivered message.",
+        "gets the message in the same commit (state `sent`); a partner with `pauseOutgoing` leaves it `queued`; "
+        "to a partner with a `uri` it stays `queued` until a push (per the partner's `transport`) succeeds. Every "
+        "POST is a new message. `Link` resolves at once for a delivered message.",
         params=[
             _param_ref("as2_station_id"),
             _param("as2_partner_id", "path", _ref("Route"), "AS2 identifier (route) of the partner to send to"),
@@ -292,7 +327,8 @@ def _send() -> Json:
         errors={
             400: (
                 "Bad path route or query value, missing or empty `Name` header, bad file name, no `file` part, a part "
-                "without filename or with another name, or duplicate filenames",
+                "without filename or with another name, duplicate filenames, or several files to a partner with a "
+                "`uri` (a push carries one file)",
                 "Missing Name header",
             ),
             403: "The station is not one of the caller's",
@@ -530,7 +566,7 @@ def _partner_ops() -> tuple[Json, Json]:
             body=_json_body(
                 _ref("PartnerInput"), "The partner", {"stationAS2Id": "alpha@bars01", "as2Identifier": "bravo@bars02"}
             ),
-            ok={201: _response("Created", _json(_ref("Partner")))},
+            ok={201: _response("Created", _json(_ref("PartnerSaved")))},
             errors={
                 400: "A bad field, a missing `stationAS2Id`/`as2Identifier`, or no `uri` and the route is not on this server",
                 403: "`stationAS2Id` is not one of the caller's stations",
@@ -553,7 +589,7 @@ def _partner_ops() -> tuple[Json, Json]:
             description="Clearing `pauseOutgoing` delivers the partner's queued local messages within this request.",
             params=[partner_id],
             body=_json_body(_ref("PartnerUpdate"), "The fields to change", {"pauseOutgoing": False}),
-            ok={200: _response("The updated partner", _json(_ref("Partner")))},
+            ok={200: _response("The updated partner", _json(_ref("PartnerSaved")))},
             errors={
                 400: "A bad field, or a `stationAS2Id` other than the partner's",
                 403: "`stationAS2Id` in the body is not one of the caller's stations",
@@ -572,6 +608,244 @@ def _partner_ops() -> tuple[Json, Json]:
         ),
     }
     return collection, item
+
+
+_WEBHOOK_NOT_FOUND = (
+    "Unknown, or an endpoint of a station that is not the caller's (they look the same)",
+    "Webhook <id> not found",
+)
+_DELIVERY_NOT_FOUND = "Delivery <id> not found"
+
+
+def _webhook_ops() -> Json:
+    """``/v1/webhooks``: the endpoints of the caller's stations, their secrets and test pings."""
+    webhook_id = _param_ref("webhookId")
+    with_secret = _json(_ref("WebhookEndpointWithSecret"))
+    collection = {
+        "get": _op(
+            "listWebhooks",
+            "List the webhook endpoints of the caller's stations",
+            description="By creation time; past the end: 200 with empty `records`. Secrets are never listed.",
+            params=[_param_ref(n) for n in ("stationAS2Id", "pageOffset", "pageLength")],
+            ok={200: _response("A page of endpoints", _json(_ref("WebhookEndpointPage")))},
+            errors={
+                400: "A bad `stationAS2Id`, `pageOffset` or `pageLength`, or a query value over 1024 characters",
+                403: "`stationAS2Id` is not one of the caller's stations",
+            },
+        ),
+        "post": _op(
+            "createWebhook",
+            "Register a webhook endpoint for one of the caller's stations",
+            description="The answer is the only place the secret ever shows (it is never listed, logged or shown "
+            "again): store it. Without `secret` one is generated (32 random bytes, 50 characters). Every account "
+            "linked to the station manages its endpoints.",
+            body=_json_body(
+                _ref("WebhookEndpointInput"),
+                "The endpoint",
+                {
+                    "stationAS2Id": "alpha@bars01",
+                    "url": "https://hooks.example/relaybox",
+                    "eventTypes": list(EVENT_TYPES),
+                },
+            ),
+            ok={
+                201: _response(
+                    "Created: the endpoint and its secret",
+                    with_secret,
+                    {"Location": _header("`/v1/webhooks/{webhookId}`", {"type": "string"})},
+                )
+            },
+            errors={
+                400: "A bad or missing field, an `http://` url while `RELAYBOX_WEBHOOK_REQUIRE_HTTPS` is on, or a "
+                "`secret` not of the form `whsec_` + base64",
+                403: "`stationAS2Id` is not one of the caller's stations",
+                409: (
+                    "The station already has the most endpoints allowed (`RELAYBOX_WEBHOOK_MAX_ENDPOINTS`, default 20)",
+                    "Station <route> already has 20 webhook endpoints",
+                ),
+                413: None,
+            },
+        ),
+    }
+    item = {
+        "get": _op(
+            "getWebhook",
+            "Get one webhook endpoint",
+            params=[webhook_id],
+            ok={200: _response("The endpoint (without its secret)", _json(_ref("WebhookEndpoint")))},
+            errors={404: _WEBHOOK_NOT_FOUND},
+        ),
+        "put": _op(
+            "updateWebhook",
+            "Update a webhook endpoint (partial: present fields replace, absent ones stay)",
+            description="`enabled: false` disables the endpoint (`disabledReason` `user`) and stops its queued "
+            "deliveries (`stopReason` `endpoint disabled`); `enabled: true` clears `disabledReason` and the failure "
+            "streak but resumes nothing by itself (retry the stopped deliveries).",
+            params=[webhook_id],
+            body=_json_body(_ref("WebhookEndpointUpdate"), "The fields to change", {"enabled": True}),
+            ok={200: _response("The updated endpoint", _json(_ref("WebhookEndpoint")))},
+            errors={
+                400: "A bad field, or `stationAS2Id` or `secret` in the body",
+                404: _WEBHOOK_NOT_FOUND,
+                413: None,
+            },
+        ),
+        "delete": _op(
+            "deleteWebhook",
+            "Delete a webhook endpoint",
+            description="Its deliveries and their failure entries go with it.",
+            params=[webhook_id],
+            ok={200: _message("Deleted", "Deleted webhook <webhookId>")},
+            errors={404: _WEBHOOK_NOT_FOUND},
+        ),
+    }
+    rotate = _op(
+        "rotateWebhookSecret",
+        "Replace an endpoint's secret with a new generated one",
+        description="The old secret stops at once: attempts from now on are signed with the new one.",
+        params=[webhook_id],
+        ok={200: _response("The endpoint and its new secret", with_secret)},
+        errors={404: _WEBHOOK_NOT_FOUND},
+    )
+    test = _op(
+        "testWebhook",
+        "Send a `ping` event to an endpoint now",
+        description="One `ping` (see the `ping` webhook), signed like any event, sent at once even to a disabled "
+        "endpoint or one not subscribed to anything; never retried and never listed. The answer tells how it went; "
+        "an endpoint that cannot be reached is still a 200 with `ok: false`.",
+        params=[webhook_id],
+        ok={200: _response("The outcome of the ping", _json(_ref("WebhookTestResult")))},
+        errors={404: _WEBHOOK_NOT_FOUND},
+    )
+    return {
+        "/v1/webhooks": collection,
+        "/v1/webhooks/{webhookId}": item,
+        "/v1/webhooks/{webhookId}/rotate-secret": {"post": rotate},
+        "/v1/webhooks/{webhookId}/test": {"post": test},
+    }
+
+
+_DELIVERY_LIST_DESCRIPTIONS = {
+    "queued": "Deliveries in state `queued` (waiting or in flight) or `stopped` (`state` tells them apart).",
+    "sent": "Deliveries in state `sent` (an endpoint answered 2xx), kept `RELAYBOX_WEBHOOK_RETENTION` seconds.",
+    "failed": "One entry per failed attempt, so a delivery may appear several times.",
+}
+
+
+def _delivery_ops() -> Json:
+    """``/v1/webhooks/deliveries``: the lists and controls of the deliveries (one event to one
+    endpoint) of the caller's stations, as ``/v1/message`` does for messages."""
+    delivery_id = _param_ref("deliveryId")
+    paths: Json = {}
+    for kind in _DELIVERY_LISTS:
+        entry = "WebhookDeliveryFailure" if kind == "failed" else "WebhookDelivery"
+        paths[f"/v1/webhooks/deliveries/{kind}"] = {
+            "get": _op(
+                f"list{kind.capitalize()}WebhookDeliveries",
+                f"List {kind} webhook deliveries",
+                description=_DELIVERY_LIST_DESCRIPTIONS[kind] + " Newest first unless `sortDir=asc`; filters are "
+                "ANDed; past the end: 200 with empty `records`.",
+                params=[
+                    _param_ref(n)
+                    for n in ("webhookIdFilter", "eventType", "deliveryQuery", "sortDir", "pageOffset", "pageLength")
+                ],
+                ok={200: _response("A page of deliveries", _json(_ref(f"{entry}Page")))},
+                errors={
+                    400: "A bad `eventType`, `sortDir`, `pageOffset` or `pageLength`, or a query value over 1024 "
+                    "characters"
+                },
+            )
+        }
+    for kind in _DELIVERY_TYPES:
+        ops: Json = {}
+        if kind in _DELIVERY_LISTS:
+            entry = "WebhookDeliveryFailure" if kind == "failed" else "WebhookDelivery"
+            ops["get"] = _op(
+                f"get{kind.capitalize()}WebhookDelivery",
+                f"Get one {kind} webhook delivery",
+                description="The latest failure entry of the delivery."
+                if kind == "failed"
+                else "A delivery in this list.",
+                params=[delivery_id],
+                ok={200: _response("The delivery", _json(_ref(entry)))},
+                errors={404: ("Not a delivery of this list of the caller's stations", _DELIVERY_NOT_FOUND)},
+            )
+        removes = {
+            "queued": "a `queued` or `stopped` delivery; a queued one is cancelled (an attempt in flight finishes)",
+            "stopped": "a `stopped` delivery",
+            "sent": "a `sent` delivery",
+            "failed": "every failure entry of the delivery (the delivery itself stays)",
+        }[kind]
+        ops["delete"] = _op(
+            f"delete{kind.capitalize()}WebhookDelivery",
+            f"Delete one {kind} webhook delivery",
+            description=f"Removes {removes}.",
+            params=[delivery_id],
+            ok={200: _message("Deleted", "Deleted delivery <deliveryId>")},
+            errors={404: ("Not a delivery of this list of the caller's stations", _DELIVERY_NOT_FOUND)},
+        )
+        paths[f"/v1/webhooks/deliveries/{kind}/{{deliveryId}}"] = ops
+    paths["/v1/webhooks/deliveries/{delivery_type}"] = {
+        "delete": _op(
+            "deleteWebhookDeliveries",
+            "Delete up to 100 webhook deliveries of one type",
+            description="Unknown ids are skipped. `delivery_type` as for the single delete; any other value is 404.",
+            params=[
+                _param(
+                    "delivery_type",
+                    "path",
+                    {"type": "string", "enum": _DELIVERY_TYPES},
+                    "Which list: `queued`, `stopped`, `sent` or `failed`",
+                )
+            ],
+            body=_json_body(
+                {
+                    "type": "array",
+                    "items": {"type": "string", "pattern": _LINK_PATTERN},
+                    "minItems": 1,
+                    "maxItems": 100,
+                },
+                "A JSON array of 1-100 delivery ids",
+                ["dlv_01M89TCR40EP6P3WKA8H287175"],
+            ),
+            ok={200: _message("Deleted N deliveries (`deliveries` even for 1)", "Deleted 3 deliveries")},
+            errors={400: "The body is not a JSON array of 1-100 ids", 404: "Unknown `delivery_type`", 413: None},
+        )
+    }
+    controls = {
+        "stop": (
+            "Stop retrying a queued webhook delivery",
+            "Sets the state to `stopped` (`stopReason` `stopped`); idempotent. An attempt in flight finishes; a "
+            "failure is not rescheduled.",
+            "Successfully stopped retrying webhook delivery <deliveryId>",
+        ),
+        "retry": (
+            "Retry a queued or stopped webhook delivery now",
+            "Idempotent. A stopped delivery is queued again and its schedule restarts at attempt 1, now; a queued "
+            "one gets its next attempt now.",
+            "Successfully started retrying webhook delivery <deliveryId>",
+        ),
+    }
+    for action, (summary, text, example) in controls.items():
+        errors: dict[int, str | tuple[str, str] | None] = {
+            404: ("Not a queued or stopped delivery of the caller's stations", _DELIVERY_NOT_FOUND)
+        }
+        if action == "retry":
+            errors[409] = (
+                "The delivery's endpoint is disabled: enable it first",
+                "The endpoint of delivery <deliveryId> is disabled: enable it first",
+            )
+        paths[f"/v1/webhooks/deliveries/queued/{{deliveryId}}/{action}"] = {
+            "post": _op(
+                f"{action}WebhookDelivery",
+                summary,
+                description=text,
+                params=[delivery_id],
+                ok={200: _message("Done", example)},
+                errors=errors,
+            )
+        }
+    return paths
 
 
 def _v1_paths() -> Json:
@@ -627,6 +901,8 @@ def _v1_paths() -> Json:
             errors={},
         )
     }
+    paths.update(_webhook_ops())
+    paths.update(_delivery_ops())
     return paths
 
 
@@ -826,10 +1102,127 @@ def _route_paths() -> Json:
     }
 
 
+# -- webhooks: the requests relaybox makes ------------------------------------------------------
+
+
+def _event_op(op_id: str, summary: str, description: str, schema: str, *, ping: bool = False) -> Json:
+    """A POST relaybox sends to a registered endpoint (OpenAPI's top-level ``webhooks``)."""
+
+    def h(name: str, value: Json, text: str, *, required: bool = True) -> Json:
+        return _param(name, "header", value, text, required=required)
+
+    standard = "Only for an endpoint with `standardWebhooks`: "
+    params = [
+        h(
+            "Signature",
+            {"type": "string", "pattern": "^v1=[0-9a-f]{64}$"},
+            "`v1=` + lowercase hex HMAC-SHA256 of the raw body, keyed with the UTF-8 bytes of the whole secret text "
+            "(`whsec_` included). The same on every attempt. Compare in constant time.",
+        ),
+        h("User-Agent", {"type": "string", "pattern": "^relaybox-webhooks/"}, "`relaybox-webhooks/<version>`"),
+        h("Relaybox-Event-Id", {"type": "string", "pattern": _EVENT_ID}, "The envelope's `event_id` (not signed)"),
+        h("Relaybox-Event-Type", {"type": "string"}, "The envelope's `event_type` (not signed)"),
+        h(
+            "Relaybox-Attempt",
+            {"type": "integer", "minimum": 1, "maximum": 1 if ping else 10},
+            "Attempt number (not signed)" + ("; a ping is always attempt 1" if ping else ""),
+        ),
+        h("webhook-id", {"type": "string", "pattern": _EVENT_ID}, standard + "the `event_id`", required=False),
+        h(
+            "webhook-timestamp",
+            {"type": "integer", "minimum": 0},
+            standard + "this attempt's time, integer Unix seconds (re-signed on every attempt); refuse "
+            "`|now - timestamp| > 300`",
+            required=False,
+        ),
+        h(
+            "webhook-signature",
+            {"type": "string", "pattern": r"^v1,[A-Za-z0-9+/]+={0,2}$"},
+            standard + "`v1,` + base64 HMAC-SHA256 of `{webhook-id}.{webhook-timestamp}.{body}`, keyed with the "
+            "base64-decoded bytes after `whsec_` (what Standard Webhooks libraries verify)",
+            required=False,
+        ),
+    ]
+    body = {
+        "required": True,
+        "description": "The envelope as compact JSON (no spaces), UTF-8, no trailing newline, keys in the order "
+        "shown; byte-identical on every attempt. Ignore fields you do not know.",
+        "content": {"application/json": {"schema": _ref(schema)}},
+    }
+    if ping:
+        responses: Json = {
+            "2XX": {"description": "The test answer reports `ok: true`"},
+            "default": {"description": "The test answer reports `ok: false` and the status; a ping is never retried"},
+        }
+    else:
+        retry_after = {
+            "Retry-After": {
+                "description": "Seconds or an HTTP-date; the next attempt is not sooner (capped at 24 h)",
+                "schema": {"type": "string"},
+            }
+        }
+        responses = {
+            "2XX": {"description": "Delivered: the delivery becomes `sent`"},
+            "410": {"description": "A failed attempt; the endpoint is disabled (`disabledReason` `gone`)"},
+            "429": {"description": "A failed attempt, retried not before `Retry-After`", "headers": retry_after},
+            "503": {"description": "A failed attempt, retried not before `Retry-After`", "headers": retry_after},
+            "default": {
+                "description": "Any other answer (1xx, 3xx: redirects are not followed, 4xx, 5xx), no complete answer "
+                "within the endpoint's `timeout`, or a connection error: a failed attempt, retried on the schedule "
+                "(10 s, 1 min, 5 min, 30 min, 1 h, 2 h, 4 h, 8 h, 8 h, each +-20 %); after attempt 10 the delivery "
+                "is `stopped` (`exhausted`). Up to 4 KiB of the answer body is kept in the failure entry."
+            },
+        }
+    return {
+        "post": {
+            "tags": [TAG_EVENTS],
+            "summary": summary,
+            "operationId": op_id,
+            "description": description,
+            "parameters": params,
+            "requestBody": body,
+            "responses": responses,
+            "security": [],
+        }
+    }
+
+
+def _event_webhooks() -> Json:
+    delivery = (
+        " At least once: one delivery per enabled endpoint of the station subscribed to the event type, written in "
+        "the transaction of the cause; no ordering between events. Dedupe on `event_id`."
+    )
+    return {
+        "message.received": _event_op(
+            "messageReceivedEvent",
+            "A message landed in a station's mailbox",
+            "Sent to the endpoints of the recipient station when a message lands in its mailbox (a direct send, a "
+            "fan-out copy, or an arrival from a federated gateway)." + delivery,
+            "MessageReceivedEvent",
+        ),
+        "message.status": _event_op(
+            "messageStatusEvent",
+            "A sent message changed status for one recipient",
+            "Sent to the endpoints of the sender station, one event per status per recipient. Order is not "
+            "guaranteed: `read` implies `delivered`, both imply `accepted`; `delivered` after `failed` means a "
+            "hand retry succeeded." + delivery,
+            "MessageStatusEvent",
+        ),
+        PING: _event_op(
+            "pingEvent",
+            "A test event from `POST /v1/webhooks/{webhookId}/test`",
+            "Sent once, at once, by `POST /v1/webhooks/{webhookId}/test`; never retried and never listed.",
+            "PingEvent",
+            ping=True,
+        ),
+    }
+
+
 # -- components -------------------------------------------------------------------------------
 
 
 def _schemas() -> Json:
+    reserved = ", ".join(f"`{name}`" for name in sorted(RESERVED_HEADERS))
     route = {
         "type": "string",
         "pattern": _ROUTE_PATTERN,
@@ -860,7 +1253,8 @@ def _schemas() -> Json:
             "type": ["string", "null"],
             "format": "uri",
             "maxLength": 2048,
-            "description": "Absolute http(s) URL of a remote partner; null for a local partner (its route lives here)",
+            "description": "Absolute http(s) URL of a remote partner, whose messages relaybox pushes there (see "
+            "`transport`); null for a local partner (its route lives here)",
         },
         "messageSubject": {
             "type": ["string", "null"],
@@ -871,23 +1265,78 @@ def _schemas() -> Json:
         "customHeaders": {
             "type": "array",
             "items": _ref("CustomHeader"),
-            "maxItems": 20,
-            "description": "Headers for outbound delivery",
+            "maxItems": MAX_CUSTOM_HEADERS,
+            "description": "Headers added to every push to this partner (names unique regardless of case). Refused "
+            "(400): `Message-*` names and the headers relaybox sets or that frame the request (" + reserved + ")",
         },
         "pauseIncoming": _bool("Refuse messages from this partner (default false)"),
         "pauseOutgoing": _bool("Hold messages to this partner as queued (default false)"),
-        "sendTimeout": _int("Seconds an outbound delivery may wait (default 60)", minimum=1, maximum=3600),
+        "sendTimeout": _int("Seconds a push attempt may wait (default 60)", minimum=1, maximum=3600),
         "partnerType": {**_ref("PartnerType"), "description": "Default Production"},
         "requestMdn": _bool("Request a signed receipt (default true)"),
     }
+    push_fields: Json = {
+        "transport": {
+            "type": "string",
+            "enum": list(TRANSPORTS),
+            "description": "How messages reach a partner with a `uri`: `federation` (default: `POST {uri}/1/send-message`"
+            ", signed as `remoteRoute` with `remoteSecret`) or `https` (`POST {uri}` with the file as the body and "
+            "`Message-*` headers, signed with `pushSecret`)",
+        },
+        "remoteRoute": {
+            "anyOf": [_ref("Route"), {"type": "null"}],
+            "description": "The route relaybox signs federation pushes as on the remote gateway; null: the owning "
+            "station's route",
+        },
+    }
+    secret_rule = "16-128 printable ASCII characters without spaces, or null to clear; write-only, never returned"
+    partner_answer = {
+        **partner_fields,
+        **push_fields,
+        "remoteSecretSet": _bool("Whether a `remoteSecret` is stored (the secret itself is never returned)"),
+        "pushSecretSet": _bool("Whether a `pushSecret` is stored (the secret itself is never returned)"),
+    }
+    partner_input = {
+        **partner_fields,
+        **push_fields,
+        "remoteSecret": {
+            "type": ["string", "null"],
+            "pattern": _PUSH_SECRET,
+            "writeOnly": True,
+            "description": "`remoteRoute`'s KEY_SECRET on the remote gateway (from its operator's `relaybox route "
+            f"add`), for federation pushes: {secret_rule}",
+        },
+        "pushSecret": {
+            "type": ["string", "null"],
+            "pattern": _PUSH_SECRET,
+            "writeOnly": True,
+            "description": "`https` transport: the HMAC-SHA256 key shared with the partner for the Date+digest "
+            f"signature (`Authorization: relaybox_api ...`): {secret_rule}. An `https` partner without one (none "
+            "given, or null) gets a generated one, returned once as `pushSecret` in that answer",
+        },
+    }
+    generated = {
+        "pushSecret": {
+            "type": "string",
+            "description": "Only in the answer of a create or update that made the partner `https` without a "
+            "`pushSecret`: the one generated (43 base64url characters), shown this once",
+        }
+    }
     partner = _obj(
-        {"partnerId": _int("Assigned by the server"), **partner_fields},
-        ["partnerId", *partner_fields],
-        "A trading partner of one station; every field is present (`null` when unset)",
+        {"partnerId": _int("Assigned by the server"), **partner_answer},
+        ["partnerId", *partner_answer],
+        "A trading partner of one station; every field is present (`null` when unset). `remoteSecret` and "
+        "`pushSecret` are write-only: `remoteSecretSet` and `pushSecretSet` tell whether they are stored",
+    )
+    partner_saved = _obj(
+        {"partnerId": _int("Assigned by the server"), **partner_answer, **generated},
+        ["partnerId", *partner_answer],
+        "The Partner as created or updated; `pushSecret` only when this call generated it",
     )
     input_note = (
         "Other fields of the seed's Partner (certificates, algorithms, compression, MDN variants, flows, "
-        "useAs2Restart, pinned, isGlobalPartner) and `partnerId` are accepted and ignored."
+        "useAs2Restart, pinned, isGlobalPartner), `partnerId`, `remoteSecretSet` and `pushSecretSet` are accepted "
+        "and ignored."
     )
     page = _obj(
         {
@@ -970,14 +1419,15 @@ def _schemas() -> Json:
         "AS2MessagePage": page,
         "CustomHeader": custom_header,
         "Partner": partner,
+        "PartnerSaved": partner_saved,
         "PartnerInput": _obj(
-            partner_fields,
+            partner_input,
             ["stationAS2Id", "as2Identifier"],
             f"A partner to create. {input_note}",
             additionalProperties=True,
         ),
         "PartnerUpdate": _obj(
-            partner_fields,
+            partner_input,
             None,
             f"A partial update: present fields replace, absent ones stay; `stationAS2Id` must be unchanged. {input_note}",
             additionalProperties=True,
@@ -1061,7 +1511,329 @@ def _schemas() -> Json:
             ["link", "received_date", "expiration_date"],
             "A `/1/list-messages` entry",
         ),
+        **_webhook_schemas(),
     }
+
+
+def _webhook_schemas() -> Json:
+    """The ``/v1/webhooks`` entities (camelCase, Unix ms) and the event envelopes (snake_case,
+    RFC 3339)."""
+    event_type = {"type": "string", "enum": list(EVENT_TYPES)}
+    url = _s(
+        f"Absolute `http://` or `https://` URL (its query is kept), at most {MAX_URL} characters; `http` is refused "
+        "while `RELAYBOX_WEBHOOK_REQUIRE_HTTPS` is on",
+        format="uri",
+        minLength=1,
+        maxLength=MAX_URL,
+    )
+    settings: Json = {
+        "url": url,
+        "eventTypes": {
+            "type": "array",
+            "items": _ref("WebhookEventType"),
+            "minItems": 1,
+            "description": "The event types sent to this endpoint (`ping` needs no subscription)",
+        },
+        "enabled": _bool("Whether events are sent (default true)"),
+        "description": _s(
+            f"At most {MAX_DESCRIPTION} characters, no control characters (default empty)",
+            maxLength=MAX_DESCRIPTION,
+            pattern=_NO_CONTROL_CHARS,
+        ),
+        "standardWebhooks": _bool(
+            "Also send the Standard Webhooks headers `webhook-id`, `webhook-timestamp`, `webhook-signature` "
+            "(default false)"
+        ),
+        "timeout": _int(
+            f"Seconds per attempt (default {DEFAULT_TIMEOUT})", minimum=1, maximum=60, default=DEFAULT_TIMEOUT
+        ),
+    }
+    endpoint_props: Json = {
+        "id": _s("`wh_` + a 26-character ULID, made by the server", pattern=_WEBHOOK_ID),
+        "stationAS2Id": {**_ref("Route"), "description": "The station whose events are sent; fixed after creation"},
+        **settings,
+        "eventTypes": {**settings["eventTypes"], "uniqueItems": True},
+        "disabledReason": {
+            "type": ["string", "null"],
+            "enum": ["user", "gone", "failing", None],
+            "description": "Why the endpoint is disabled: `user` (set `enabled: false`), `gone` (it answered 410), "
+            "`failing` (a failure streak of `RELAYBOX_WEBHOOK_DISABLE_AFTER`, default 5 days); null when enabled",
+        },
+        "createdTimestamp": _ms("Creation time"),
+        "updatedTimestamp": _ms("Last change"),
+    }
+    secret = _s(
+        f"`whsec_` + standard base64 (with `=` padding) of {SECRET_MIN_BYTES}..{SECRET_MAX_BYTES} bytes (the "
+        "Standard Webhooks bounds); generated from 32 random bytes. `Signature` is keyed with the whole text, "
+        "`webhook-signature` with the decoded bytes",
+        pattern=_secret_pattern(),
+        examples=["whsec_cmVsYXlib3gtZXhhbXBsZS13ZWJob29rLXNlY3JldCE="],
+    )
+    delivery_common: Json = {
+        "deliveryId": _s("`dlv_` + a 26-character ULID", pattern=_DELIVERY_ID),
+        "webhookId": _s("The endpoint", pattern=_WEBHOOK_ID),
+        "eventId": _s("The event's `event_id`", pattern=_EVENT_ID),
+        "eventType": _ref("WebhookEventType"),
+    }
+    nullable_ms: Json = {"type": ["integer", "null"], "format": "int64"}
+    delivery = _obj(
+        {
+            **delivery_common,
+            "state": _s("`queued` (waiting or in flight), `stopped` or `sent`", enum=["queued", "stopped", "sent"]),
+            "attempts": _int("Attempts made so far", minimum=0),
+            "nextAttemptTimestamp": {
+                **nullable_ms,
+                "description": "When the next attempt is due (Unix milliseconds); null unless `queued`",
+            },
+            "lastAttemptTimestamp": {**nullable_ms, "description": "The latest attempt (Unix milliseconds), or null"},
+            "lastStatusCode": {
+                "type": ["integer", "null"],
+                "description": "HTTP status of the latest attempt, or null",
+            },
+            "lastError": {
+                "type": ["string", "null"],
+                "description": f"Why the latest attempt failed ({_ATTEMPT_ERROR}); null after a 2xx or before any attempt",
+            },
+            "stopReason": {
+                "type": ["string", "null"],
+                "enum": ["exhausted", "stopped", "endpoint disabled", None],
+                "description": "Why a `stopped` delivery stopped: `exhausted` (attempt 10 failed), `stopped` (by "
+                "hand), `endpoint disabled`; else null",
+            },
+            "persistedTimestamp": _ms("When the event was written"),
+        },
+        None,
+        "One event to one endpoint; every field is present (`null` when unset)",
+    )
+    delivery["required"] = list(delivery["properties"])
+    failure = _obj(
+        {
+            **delivery_common,
+            "attempt": _int("Attempt number", minimum=1),
+            "persistedTimestamp": _ms("The attempt's time"),
+            "statusCode": {"type": ["integer", "null"], "description": "The endpoint's HTTP status, or null"},
+            "error": {
+                "type": ["string", "null"],
+                "description": f"Why the attempt failed: {_ATTEMPT_ERROR}",
+            },
+            "durationMs": _int("How long the attempt took", minimum=0),
+            "responseExcerpt": {
+                "type": ["string", "null"],
+                "description": "Up to 4 KiB of the answer body, or null",
+            },
+        },
+        None,
+        "One failed attempt of a delivery (a delivery may have several)",
+    )
+    failure["required"] = list(failure["properties"])
+
+    def page(item: str, what: str) -> Json:
+        return _obj(
+            {
+                "totalRecords": _int("Number of matches before paging"),
+                "records": {"type": "array", "items": _ref(item)},
+            },
+            ["totalRecords", "records"],
+            f"A page of {what}",
+        )
+
+    time_text = "UTC, RFC 3339 with milliseconds and `Z`"
+    routes = {"from": _ref("Route"), "to": _ref("Route")}
+    received = _obj(
+        {
+            "link": _s("The recipient's link, for `/1/get-message/{link}`", pattern=_LINK_PATTERN),
+            "from": {**_ref("Route"), "description": "The sender"},
+            "to": {**_ref("Route"), "description": "The recipient: the endpoint's station"},
+            "message_id": _s("The sender's message-id (a `/v1` send's is its link)", pattern=r"^[\x20-\x7E]{1,128}$"),
+            "subject": {"type": ["string", "null"], "description": "The subject (`/v1` sends only), or null"},
+            "file_name": _s("Name of the first attachment"),
+            "size": _int("Bytes of the first attachment", minimum=0),
+            "md5": _s("Lowercase hex MD5 of the first attachment", pattern="^[0-9a-f]{32}$"),
+            "attachment_count": _int("Number of attachments", minimum=1),
+            "pay_for_reply": _bool("As sent"),
+            "received_at": {**_ref("EventTimestamp"), "description": "When it landed"},
+            "expires_at": {**_ref("EventTimestamp"), "description": "When it expires"},
+        },
+        None,
+        "`event` of `message.received`",
+    )
+    received["required"] = list(received["properties"])
+    status = _obj(
+        {
+            "status": _s(
+                "`accepted`: committed for this recipient; `delivered`: a local recipient first downloaded attachment "
+                "bytes, or the remote gateway or URL answered 2xx; `read`: first `/v1` mark-as-read by the recipient "
+                "station; `expired`: expired never downloaded (local recipients); `failed`: a push to a remote partner "
+                "stopped",
+                enum=["accepted", "delivered", "read", "expired", "failed"],
+            ),
+            "link": _s("The message's link (its `as2MessageId` in `/v1`)", pattern=_LINK_PATTERN),
+            "message_id": _s("The sender's message-id", pattern=r"^[\x20-\x7E]{1,128}$"),
+            **routes,
+            "list": {
+                "type": ["string", "null"],
+                "pattern": "^list:[0-9]+$",
+                "description": "`list:<n>` for a fan-out send, else null",
+            },
+            "size": _int("Bytes of the first attachment", minimum=0),
+            "md5": _s("Lowercase hex MD5 of the first attachment", pattern="^[0-9a-f]{32}$"),
+            "delivery": _s("How it travels to this recipient", enum=["local", *TRANSPORTS]),
+            "remote_link": {
+                "type": ["string", "null"],
+                "description": "The link a federated gateway answered, else null",
+            },
+            "reason": {
+                "type": ["string", "null"],
+                "description": "For `failed`: `exhausted`, `refused: HTTP <status>` (plus ` code=<NNN>` when the remote "
+                "gave a route-API code), `stopped` or `expired before delivery`; else null",
+            },
+        },
+        None,
+        "`event` of `message.status`",
+    )
+    status["required"] = list(status["properties"])
+    ping = _obj(
+        {
+            "webhook_id": _s("The endpoint tested", pattern=_WEBHOOK_ID),
+            "station": {**_ref("Route"), "description": "The endpoint's station"},
+            "message": _s("A fixed text", examples=["relaybox webhook test"]),
+        },
+        ["webhook_id", "station", "message"],
+        "`event` of `ping`",
+    )
+
+    def event(name: str, payload: Json, example: Any) -> Json:
+        return {
+            "description": f"The body of a `{name}` request",
+            "allOf": [
+                _ref("WebhookEnvelope"),
+                _obj({"event_type": {"const": name}, "event": payload}, ["event_type", "event"]),
+            ],
+            "examples": [example],
+        }
+
+    return {
+        "WebhookEventType": {**event_type, "description": "An event type an endpoint can subscribe to"},
+        "WebhookSecret": secret,
+        "WebhookEndpoint": _obj(
+            endpoint_props,
+            list(endpoint_props),
+            "A webhook endpoint of one station; every field is present (`null` when unset). Never the secret",
+        ),
+        "WebhookEndpointWithSecret": {
+            "description": "An endpoint plus its secret: only in the answers of create and rotate-secret",
+            "allOf": [
+                _ref("WebhookEndpoint"),
+                _obj({"secret": _ref("WebhookSecret")}, ["secret"]),
+            ],
+        },
+        "WebhookEndpointInput": _obj(
+            {
+                "stationAS2Id": {**_ref("Route"), "description": "One of the caller's stations"},
+                **settings,
+                "secret": {
+                    **_ref("WebhookSecret"),
+                    "description": "Your own secret in the generated form; absent: one is generated",
+                },
+            },
+            ["stationAS2Id", "url", "eventTypes"],
+            "An endpoint to create; unknown fields are ignored",
+        ),
+        "WebhookEndpointUpdate": _obj(
+            settings,
+            None,
+            "A partial update: present fields replace, absent ones stay. `stationAS2Id` (fixed) and `secret` (use "
+            "rotate-secret) are refused (400); unknown fields are ignored",
+        ),
+        "WebhookEndpointPage": page("WebhookEndpoint", "webhook endpoints"),
+        "WebhookTestResult": _obj(
+            {
+                "eventId": _s("The ping's `event_id`", pattern=_EVENT_ID),
+                "ok": _bool("The endpoint answered 2xx"),
+                "statusCode": {"type": ["integer", "null"], "description": "The endpoint's HTTP status, or null"},
+                "durationMs": _int("How long the ping took", minimum=0),
+                "error": {
+                    "type": ["string", "null"],
+                    "description": f"Why the ping failed ({_ATTEMPT_ERROR}); null after a 2xx",
+                },
+            },
+            ["eventId", "ok", "statusCode", "durationMs", "error"],
+            "The outcome of a test ping",
+        ),
+        "WebhookDelivery": delivery,
+        "WebhookDeliveryPage": page("WebhookDelivery", "webhook deliveries"),
+        "WebhookDeliveryFailure": failure,
+        "WebhookDeliveryFailurePage": page("WebhookDeliveryFailure", "failure entries"),
+        "EventTimestamp": _s(time_text, format="date-time", pattern=_EVENT_TIME),
+        "WebhookEnvelope": _obj(
+            {
+                "event_id": _s(
+                    "`evt_` + a 26-character ULID; one per event, the same on every attempt and at every endpoint",
+                    pattern=_EVENT_ID,
+                ),
+                "event_type": _s("The event type", enum=[*EVENT_TYPES, PING]),
+                "created_at": {**_ref("EventTimestamp"), "description": "When the event's cause was committed"},
+                "event": {
+                    "type": "object",
+                    "description": "The event's fields; each is always present (null where it does not apply)",
+                },
+            },
+            ["event_id", "event_type", "created_at", "event"],
+            "What relaybox POSTs to an endpoint: `{event_id, event_type, created_at, event}`, always this shape",
+        ),
+        "MessageReceivedEvent": event("message.received", received, _RECEIVED_EXAMPLE),
+        "MessageStatusEvent": event("message.status", status, _STATUS_EXAMPLE),
+        "PingEvent": event(PING, ping, _PING_EXAMPLE),
+    }
+
+
+_RECEIVED_EXAMPLE = {
+    "event_id": "evt_01M89TGFVKE6SV5M7KQPEE1N9G",
+    "event_type": "message.received",
+    "created_at": "2026-11-25T17:02:03.123Z",
+    "event": {
+        "link": "1f393c2d-23e3-JZ0TstJk39",
+        "from": "abcd@abcdef01",
+        "to": "ef01@1234abcd",
+        "message_id": "12345",
+        "subject": None,
+        "file_name": "invoice-12345.xml",
+        "size": 22,
+        "md5": "846f571f913b223bc48d90398201ca94",
+        "attachment_count": 1,
+        "pay_for_reply": True,
+        "received_at": "2026-11-25T17:02:03.123Z",
+        "expires_at": "2026-11-26T17:02:03.123Z",
+    },
+}
+_STATUS_EXAMPLE = {
+    "event_id": "evt_01M89TQ4TQ0WY1CD64JV6VCJEH",
+    "event_type": "message.status",
+    "created_at": "2026-11-25T17:05:41.207Z",
+    "event": {
+        "status": "delivered",
+        "link": "1f393c2d-23e3-JZ0TstJk39",
+        "message_id": "12345",
+        "from": "abcd@abcdef01",
+        "to": "ef01@1234abcd",
+        "list": None,
+        "size": 22,
+        "md5": "846f571f913b223bc48d90398201ca94",
+        "delivery": "local",
+        "remote_link": None,
+        "reason": None,
+    },
+}
+_PING_EXAMPLE = {
+    "event_id": "evt_01M89TCR40EP6P3WKA8H287175",
+    "event_type": "ping",
+    "created_at": "2026-11-25T17:00:00.512Z",
+    "event": {
+        "webhook_id": "wh_01M89T9E68PTZQQJ6SDWZAKM9J",
+        "station": "ef01@1234abcd",
+        "message": "relaybox webhook test",
+    },
+}
 
 
 def _parameters() -> Json:
@@ -1099,6 +1871,11 @@ def _parameters() -> Json:
         "stationAS2Id": q("stationAS2Id", _ref("Route"), "The caller's side, exact; another account's station: 403"),
         "as2MessageId": q("as2MessageId", {"type": "string"}, "Exact as2MessageId or messageId"),
         "subject": q("subject", {"type": "string"}, "Case-insensitive substring of the subject"),
+        "webhookId": _param("webhookId", "path", {"type": "string"}, "The endpoint's id (`wh_` + ULID)"),
+        "deliveryId": _param("deliveryId", "path", {"type": "string"}, "The delivery's id (`dlv_` + ULID)"),
+        "webhookIdFilter": q("webhookId", {"type": "string"}, "Only the deliveries of this endpoint"),
+        "eventType": q("eventType", _ref("WebhookEventType"), "Only events of this type (case-insensitive)"),
+        "deliveryQuery": q("query", {"type": "string"}, "An exact event id (`evt_...`) or delivery id (`dlv_...`)"),
         "unreadOnly": q(
             "unreadOnly", {"type": "boolean", "default": False}, "Leave out messages the caller marked read"
         ),
@@ -1161,8 +1938,13 @@ def _build() -> Json:
                 "description": "Token-authenticated management API, modelled on the AS2 Gateway REST API v1",
             },
             {"name": TAG_ROUTE, "description": "Signed-request route API, wire-compatible with Go Integrate Me"},
+            {
+                "name": TAG_EVENTS,
+                "description": "Signed POST requests relaybox makes to the endpoints registered at `/v1/webhooks`",
+            },
         ],
         "paths": {**_v1_paths(), **_route_paths()},
+        "webhooks": _event_webhooks(),
         "components": {
             "securitySchemes": {
                 "token": {

@@ -412,11 +412,13 @@ def partner_add(
     generated = _generate_push_secret(opts)
 
     async def work(m: Any) -> None:
+        from relaybox.exchange.management import with_push_secret
         from relaybox.wire.v1 import partner_fields
 
         doc = {**_partner_doc(opts), "stationAS2Id": station_route, "as2Identifier": partner_route}
-        created = await m.create_partner(None, partner_fields(doc, create=True))
-        _show_partner(created, as_json, generated)
+        fields, auto = with_push_secret(partner_fields(doc, create=True), None)
+        created = await m.create_partner(None, fields)
+        _show_partner(created, as_json, generated or auto)
 
     _run(data_dir, database_url, _managed(work))
 
@@ -434,10 +436,13 @@ def partner_update(
     generated = _generate_push_secret(opts)
 
     async def work(m: Any) -> None:
+        from relaybox.exchange.management import with_push_secret
         from relaybox.wire.v1 import partner_fields
 
-        updated = await m.update_partner(None, partner_id, partner_fields(_partner_doc(opts), create=False))
-        _show_partner(updated, as_json, generated)
+        current = await m.store.partners.get(partner_id)
+        fields, auto = with_push_secret(partner_fields(_partner_doc(opts), create=False), current)
+        updated = await m.update_partner(None, partner_id, fields)
+        _show_partner(updated, as_json, generated or auto)
 
     _run(data_dir, database_url, _managed(work))
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import secrets
 import time
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
@@ -42,6 +43,17 @@ def build_zip(entries: Sequence[ZipEntry]) -> bytes:
             else:
                 zf.writestr(name, data)
     return buffer.getvalue()
+
+
+def with_push_secret(fields: dict[str, Any], current: PartnerRecord | None) -> tuple[dict[str, Any], str | None]:
+    """An https partner needs a push secret: one is generated when none is given or kept
+    (43 base64url characters), and shown once in the answer."""
+    transport = fields.get("transport", current.transport if current else "federation")
+    kept = current.push_secret if current else None
+    if transport != "https" or fields.get("push_secret") is not None or ("push_secret" not in fields and kept):
+        return fields, None
+    secret = secrets.token_urlsafe(32)
+    return {**fields, "push_secret": secret}, secret
 
 
 def message_not_found(link: str) -> V1Error:

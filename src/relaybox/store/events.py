@@ -16,7 +16,7 @@ from sqlalchemy import bindparam, insert, select, true
 from relaybox.store.base import MessageRecord
 from relaybox.store.db import Db
 from relaybox.store.schema import deliveries, events, webhooks
-from relaybox.wire.events import RECEIVED, STATUS, envelope, rfc3339
+from relaybox.wire.events import RECEIVED, STATUS, envelope, format_rfc3339
 from relaybox.wire.ids import new_delivery_id, new_event_id
 
 _SUBSCRIBERS = select(webhooks.c.id, webhooks.c.station, webhooks.c.event_types).where(
@@ -62,8 +62,8 @@ def received_event(m: MessageRecord) -> dict[str, Any]:
         "md5": m.md5,
         "attachment_count": m.attachment_count,
         "pay_for_reply": m.pay_for_reply,
-        "received_at": rfc3339(m.received_at),
-        "expires_at": rfc3339(m.expires_at),
+        "received_at": format_rfc3339(m.received_at),
+        "expires_at": format_rfc3339(m.expires_at),
     }
 
 

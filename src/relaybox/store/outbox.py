@@ -330,6 +330,38 @@ class OutboxStore:
             .values(lease_until=None, lease_token=None, next_at=now + max(delay, outcome.retry_after or 0.0), **last)
         )
 
+    async def prune(self, before: float) -> int:
+        """Drop finished webhook deliveries created before ``before``, their failure entries
+        and the events nothing needs any more; the number of deliveries dropped."""
+
+        def prune(db: Db) -> int:
+            from relaybox.store.webhooks import drop_orphan_events
+
+            ids = [
+                r[0]
+                for r in db.all(
+                    select(deliveries.c.id)
+                    .where(
+                        deliveries.c.kind == "webhook",
+                        deliveries.c.state.in_(["sent", "stopped"]),
+                        deliveries.c.created_at < before,
+                    )
+                    .limit(1000)
+                )
+            ]
+            if ids:
+                db.run(delete(delivery_failures).where(delivery_failures.c.delivery_id.in_(ids)))
+                db.run(delete(deliveries).where(deliveries.c.id.in_(ids)))
+                drop_orphan_events(db)
+            return len(ids)
+
+        total = 0
+        while n := await self._q(prune, write=True):
+            total += n
+            if n < 1000:
+                break
+        return total
+
     # -- the message side of pushes ------------------------------------------------------------------
     async def push_state(self, links: Sequence[str]) -> dict[str, DeliveryRecord]:
         """The push deliveries of these messages (the /v1 lists show their status)."""
@@ -363,10 +395,19 @@ def stop_push(db: Db, m: MessageRecord, now: float) -> None:
         .values(state="stopped", stop_reason="stopped", next_at=None)
     )
     if done:
-        p = db.first(
-            select(partners.c.transport).where(partners.c.station == m.sender, partners.c.route == m.recipient)
+        ev.emit(db, now, [ev.status_event(m, "failed", delivery=_transport(db, m), reason="stopped")])
+
+
+def _transport(db: Db, m: MessageRecord) -> str:
+    """How a message to a remote partner is pushed (its sender's partner record)."""
+    found = db.first(
+        select(partners.c.transport).where(
+            partners.c.station == m.sender,
+            partners.c.route == m.recipient,
+            partners.c.partner_type == m.sender_type,
         )
-        ev.emit(db, now, [ev.status_event(m, "failed", delivery=p[0] if p else "federation", reason="stopped")])
+    )
+    return str(found[0]) if found else "federation"
 
 
 def expire_undelivered(db: Db, expired: Sequence[MessageRecord], now: float) -> None:
@@ -391,4 +432,6 @@ def expire_undelivered(db: Db, expired: Sequence[MessageRecord], now: float) -> 
                 .where(deliveries.c.kind == "push", deliveries.c.link == m.link)
                 .values(state="stopped", stop_reason="expired before delivery", next_at=None)
             )
-            ev.emit(db, now, [ev.status_event(m, "failed", delivery="federation", reason="expired before delivery")])
+            ev.emit(
+                db, now, [ev.status_event(m, "failed", delivery=_transport(db, m), reason="expired before delivery")]
+            )

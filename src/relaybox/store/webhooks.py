@@ -147,7 +147,7 @@ class WebhookStore:
             ids = [r[0] for r in db.all(select(deliveries.c.id).where(deliveries.c.webhook_id == webhook_id))]
             db.run(delete(delivery_failures).where(delivery_failures.c.webhook_id == webhook_id))
             db.run(delete(deliveries).where(deliveries.c.webhook_id == webhook_id))
-            _drop_orphan_events(db)
+            drop_orphan_events(db)
             return db.run(delete(webhooks).where(webhooks.c.id == webhook_id)) > 0 or bool(ids)
 
         return await self._q(remove, write=True)
@@ -259,7 +259,7 @@ class WebhookStore:
             if found:
                 db.run(delete(delivery_failures).where(delivery_failures.c.delivery_id.in_(found)))
                 db.run(delete(deliveries).where(deliveries.c.id.in_(found)))
-                _drop_orphan_events(db)
+                drop_orphan_events(db)
             return len(found)
 
         return await self._q(remove, write=True)
@@ -269,9 +269,9 @@ class WebhookStore:
         return row[0].encode("utf-8") if row else None
 
 
-def _drop_orphan_events(db: Db) -> None:
+def drop_orphan_events(db: Db) -> None:
     """Events no delivery needs any more."""
     db.run(delete(events).where(~select(deliveries.c.id).where(deliveries.c.event_id == events.c.id).exists()))
 
 
-__all__ = ["DeliveryQuery", "WebhookStore", "delivery_from_row", "disable", "webhook_from_row"]
+__all__ = ["DeliveryQuery", "WebhookStore", "delivery_from_row", "disable", "drop_orphan_events", "webhook_from_row"]

@@ -11,23 +11,22 @@ Pure: standard library and ``relaybox.wire`` only, no I/O; the outbox worker doe
 
 Layering note: ``wire`` may not import ``relaybox.auth`` (``tests/test_layering.py``), so the
 two signatures are computed here with a few private lines rather than through
-``relaybox.auth.signing.send_key`` and ``relaybox.auth.digest``. ``tests/test_push_wire.py``
+``relaybox.auth.signing.send_key`` and ``relaybox.wire.digest``. ``tests/test_push_wire.py``
 pins both copies to those modules on the spec's vectors and on generated inputs.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
-import hmac
 import math
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Literal
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from relaybox.wire import digest
 from relaybox.wire import headers as h
 
 Outcome = Literal["sent", "retry", "refused"]
@@ -92,8 +91,6 @@ _MESSAGE_ID_RE = re.compile(r"[\x20-\x7e]{1,128}")
 _UNRESERVED = "-._~"
 # HTTP optional whitespace (RFC 9110 OWS), what the Date+digest scheme trims.
 _OWS = " \t"
-_UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-_ASCII_LOWER = str.maketrans(_UPPER, _UPPER.lower())
 
 
 # --- schedule ------------------------------------------------------------------------------
@@ -202,8 +199,7 @@ def _flag(value: bool) -> str:
     return "1" if value else "0"
 
 
-def _ascii_lower(text: str) -> str:
-    return text.translate(_ASCII_LOWER)
+_ascii_lower = digest.ascii_lower
 
 
 def _require(ok: bool, message: str) -> None:
@@ -361,21 +357,6 @@ def _custom_to_add(custom: Iterable[tuple[str, str]]) -> dict[str, str]:
     return added
 
 
-def _digest_string(content_type: str, body_md5: str, date: str, message: Mapping[str, str], target: str) -> str:
-    """``D`` of the Date+digest scheme for a POST (same result as ``relaybox.auth.digest``)."""
-    custom = "\n".join(f"{_ascii_lower(k)}:{v.strip(_OWS)}" for k, v in sorted(message.items(), key=_lower_key))
-    return "\n".join(("POST", body_md5.lower(), _ascii_lower(content_type.strip(_OWS)), date, custom, target))
-
-
-def _lower_key(item: tuple[str, str]) -> str:
-    return _ascii_lower(item[0])
-
-
-def _hmac_sha256_b64(key: str, message: str) -> str:
-    mac = hmac.new(key.encode("utf-8"), message.encode("utf-8"), hashlib.sha256).digest()
-    return base64.b64encode(mac).decode("ascii")
-
-
 def https_headers(
     *,
     now: float,
@@ -418,7 +399,8 @@ def https_headers(
         "Message-Pay-For-Reply": _flag(pay_for_reply),
     }
     date = _utc(now, "Z")
-    signature = _hmac_sha256_b64(push_secret, _digest_string(ctype, body_md5, date, message, uri_path_and_query))
+    d = digest.digest_string("POST", body_md5, ctype, date, digest.custom_lines(message.items()), uri_path_and_query)
+    signature = digest.sign(push_secret, d, "sha256")
     return {
         "Content-Type": ctype,
         "Content-Disposition": attachment_disposition(file_name),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -9,6 +11,7 @@ from relaybox.api.v1 import entities
 from relaybox.api.v1.common import caller, generic, json_body, management, q
 from relaybox.errors import FORBIDDEN, V1Error, bad_request
 from relaybox.exchange.identity import Caller
+from relaybox.exchange.management import with_push_secret
 from relaybox.wire import v1
 
 
@@ -41,9 +44,9 @@ async def create_partner(request: Request) -> Response:
     who = await caller(request)
     doc = await json_body(request)
     _check_station(who, doc)
-    fields = v1.partner_fields(doc, create=True)
+    fields, generated = with_push_secret(v1.partner_fields(doc, create=True), None)
     created = await management(request).create_partner(who, fields)
-    return JSONResponse(entities.partner(created), status_code=201)
+    return JSONResponse(_shown_once(entities.partner(created), generated), status_code=201)
 
 
 async def update_partner(request: Request) -> Response:
@@ -57,11 +60,15 @@ async def update_partner(request: Request) -> Response:
     except V1Error as exc:
         doc, body_fault = None, exc
     _check_station(who, doc)
-    await ex.partner(who, partner_id)
+    current = await ex.partner(who, partner_id)
     if body_fault is not None:
         raise body_fault
-    fields = v1.partner_fields(doc, create=False)
-    return JSONResponse(entities.partner(await ex.update_partner(who, partner_id, fields)))
+    fields, generated = with_push_secret(v1.partner_fields(doc, create=False), current)
+    return JSONResponse(_shown_once(entities.partner(await ex.update_partner(who, partner_id, fields)), generated))
+
+
+def _shown_once(doc: dict[str, Any], generated: str | None) -> dict[str, Any]:
+    return {**doc, "pushSecret": generated} if generated is not None else doc
 
 
 async def delete_partner(request: Request) -> Response:

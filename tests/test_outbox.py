@@ -386,3 +386,45 @@ async def test_an_https_push_is_signed_refused_at_once_on_404_and_restarted_by_a
         "POST", hashlib.md5(second.body).hexdigest(), h["content-type"], h["date"], custom, second.path
     )
     assert h["authorization"] == f"relaybox_api {world.a}:" + digest.sign("p" * 32, d, "sha256")
+
+
+async def test_pause_outgoing_holds_a_push_without_spending_attempts(world: World) -> None:
+    with Receiver() as rcv:
+        remote = await _remote_partner(world, rcv.url, transport="https", pushSecret="s" * 16, pauseOutgoing=True)
+        link = await world.send(to=remote)
+        box = world.outbox()
+        for _ in range(3):
+            assert await box.run_once() == 0
+            world.clock.now += 60
+        [d] = (await world.store.outbox.push_state([link])).values()
+        assert (d.state, d.attempts) == ("queued", 0)
+        partner = await world.store.partners.find(world.a, remote, "Production")
+        assert partner is not None
+        await world.store.partners.update(partner.id, {"pause_outgoing": False})
+        await world.store.views.deliver(link, world.clock())  # what clearing the pause does
+        assert await box.run_once() == 1
+        assert len(rcv.requests) == 1
+
+
+async def test_slow_answers_within_the_timeout_succeed_and_an_endpoint_has_at_most_four_in_flight(world: World) -> None:
+    with Receiver(lambda _r: Answer(204, delay=0.3)) as rcv:
+        await world.hook(rcv.url, timeout=2, event_types=("message.received",))
+        for _ in range(6):
+            await world.send()
+        box = world.outbox()
+        assert await box.run_once() == 4  # the other two wait for a free slot
+        assert await box.run_once() == 2
+    assert len(await world.deliveries("sent")) == 6
+    assert await world.deliveries("failed") == []
+
+
+async def test_finished_deliveries_are_pruned_after_the_retention(world: World) -> None:
+    ok = hashlib.md5(b"ok").hexdigest().encode()  # the event names the payload by its MD5
+    with Receiver(lambda r: Answer(204 if ok in r.body else 500)) as rcv:
+        await world.hook(rcv.url, event_types=("message.received",))
+        await world.send(b"ok")
+        await world.send(b"fails")
+        await world.outbox().run_once()
+    assert await world.store.outbox.prune(world.clock() + 1) == 1  # the sent one; the queued one stays
+    assert [d.state for d in await world.deliveries("queued")] == ["queued"]
+    assert await world.deliveries("sent") == []

@@ -387,6 +387,22 @@ def restart_push(db: Db, link: str, now: float) -> None:
     ev.wake()
 
 
+def hurry_push(db: Db, link: str, now: float) -> None:
+    """A queued push is due now (its partner's pause ended), without spending an attempt."""
+    if db.run(
+        update(deliveries)
+        .where(
+            deliveries.c.kind == "push",
+            deliveries.c.link == link,
+            deliveries.c.state == "queued",
+            deliveries.c.next_at > now,
+            deliveries.c.attempts == 0,
+        )
+        .values(next_at=now)
+    ):
+        ev.wake()
+
+
 def stop_push(db: Db, m: MessageRecord, now: float) -> None:
     """A stop by hand: the push stops (an attempt in flight finishes) and ``failed`` is emitted."""
     done = db.run(

@@ -30,7 +30,7 @@ from sqlalchemy.exc import IntegrityError
 from relaybox.store import events
 from relaybox.store.base import AttachmentRecord, BlobWriter, FailureRecord, MessageRecord
 from relaybox.store.db import Db
-from relaybox.store.outbox import add_push, restart_push, stop_push
+from relaybox.store.outbox import add_push, hurry_push, restart_push, stop_push
 from relaybox.store.partners import like_escape
 from relaybox.store.schema import attachments, deliveries, failures, messages, payloads, reads, receipts, routes
 from relaybox.store.schema import partners as partners_t
@@ -422,8 +422,12 @@ class ViewStore:
                 partners_t.c.partner_type == m.sender_type,
             )
         )
-        if p is not None and (p[0] is not None or p[1]):
-            return "queued"  # remote (the outbound worker's) or paused
+        if p is not None and p[0] is not None:
+            if not p[1]:
+                hurry_push(db, link, now)  # a pause just ended: no need to wait for the recheck
+            return "queued"  # remote: the outbox's
+        if p is not None and p[1]:
+            return "queued"  # paused
         route = db.first(select(routes.c.enabled).where(routes.c.route == m.recipient))
         if route is None or not route[0]:
             db.run(

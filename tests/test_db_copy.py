@@ -98,6 +98,11 @@ def test_copy_keeps_the_management_api(tmp_path: Path) -> None:
         key = http.get("/v1/receipt-key").json()
         queued = http.post(f"/v1/message/{bravo}/{alpha}", headers={**auth, "Name": "q.txt"}, content=b"waits")
         assert queued.status_code == 202
+        hook = http.post(
+            "/v1/webhooks",
+            headers=auth,
+            json={"stationAS2Id": alpha, "url": "https://hooks.example/in", "eventTypes": ["message.status"]},
+        ).json()
     old.stop()
     source = f"sqlite:///{old.data_dir / 'relaybox.db'}"
 
@@ -121,5 +126,8 @@ def test_copy_keeps_the_management_api(tmp_path: Path) -> None:
                 assert [(r["state"], r["attachments"]) for r in waiting] == [("queued", [{"name": "q.txt", "size": 5}])]
                 partners = http.get("/v1/partner", headers=auth).json()
                 assert {(p["stationAS2Id"], p["pauseOutgoing"]) for p in partners} == {(alpha, False), (bravo, True)}
+                # Webhook endpoints move with their ids and secrets (receivers keep verifying).
+                moved = http.get(f"/v1/webhooks/{hook['id']}", headers=auth).json()
+                assert moved == {k: v for k, v in hook.items() if k != "secret"}
         finally:
             new.stop()

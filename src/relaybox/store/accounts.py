@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import bindparam, delete, insert, select, update
@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 
 from relaybox.store.base import AccountRecord, Conflict, StationRecord
 from relaybox.store.db import Db, Runner
-from relaybox.store.schema import account_stations, accounts, partners, reads, server_keys, stations
+from relaybox.store.schema import account_stations, accounts, partners, reads, server_keys, stations, webhooks
 
 _BY_ID = select(accounts).where(accounts.c.id == bindparam("id"))
 
@@ -212,6 +212,7 @@ class Directory:
     links: list[tuple[str, str]]  # (email, route)
     partners: list[tuple[Any, ...]]  # partners row without id
     keys: list[tuple[Any, ...]]  # (name, value, created_at)
+    webhooks: list[tuple[Any, ...]] = field(default_factory=list)  # webhooks rows (ids are ULIDs: kept)
 
 
 async def export_directory(q: Runner) -> Directory:
@@ -229,6 +230,7 @@ async def export_directory(q: Runner) -> Directory:
             ],
             partners=[tuple(r[1:]) for r in db.all(select(partners).order_by(partners.c.id))],
             keys=[tuple(r) for r in db.all(select(server_keys))],
+            webhooks=[tuple(r) for r in db.all(select(webhooks).order_by(webhooks.c.created_at))],
         )
 
     return await q(read, write=False)
@@ -275,6 +277,15 @@ async def import_directory(q: Runner, d: Directory) -> int:
         for name, value, created in d.keys:
             if name not in have:
                 db.run(insert(server_keys).values(name=name, value=value, created_at=created))
+                added += 1
+        # Webhook endpoints with their secrets (receivers keep verifying); the deliveries of the
+        # old store stay there.
+        have = {r[0] for r in db.all(select(webhooks.c.id))}
+        hook_columns = [c.name for c in webhooks.columns]
+        for row in d.webhooks:
+            values = dict(zip(hook_columns, row, strict=True))
+            if values["id"] not in have:
+                db.run(insert(webhooks).values(**values))
                 added += 1
         return added
 

@@ -229,13 +229,9 @@ class OutboxStore:
         if d is None:
             return  # deleted meanwhile
         mine = d.lease_token == job.delivery.lease_token
-        last = {"last_at": now, "last_status": outcome.status, "last_error": outcome.error}
+        last = _last(outcome, now)
         if outcome.ok:
-            db.run(
-                update(deliveries)
-                .where(deliveries.c.id == d.id)
-                .values(state="sent", next_at=None, lease_until=None, lease_token=None, stop_reason=None, **last)
-            )
+            _mark_sent(db, d.id, last)
             db.run(update(webhooks).where(webhooks.c.id == hook.id).values(failing_since=None))
             return
         db.run(
@@ -280,16 +276,9 @@ class OutboxStore:
         if d is None:
             return  # the message was deleted meanwhile
         mine = d.lease_token == job.delivery.lease_token
-        last = {"last_at": now, "last_status": outcome.status, "last_error": outcome.error}
+        last = _last(outcome, now)
         if outcome.ok:
-            db.run(
-                update(deliveries)
-                .where(deliveries.c.id == d.id)
-                .values(
-                    state="sent", next_at=None, lease_until=None, lease_token=None, stop_reason=None,
-                    remote_link=outcome.remote_link, **last,
-                )
-            )  # fmt: skip
+            _mark_sent(db, d.id, {**last, "remote_link": outcome.remote_link})
             # Delivered elsewhere: in the sender's sent list, in no local mailbox (the remote
             # route may share its name with a local one).
             db.run(
@@ -367,6 +356,18 @@ class OutboxStore:
         """The push deliveries of these messages (the /v1 lists show their status)."""
         stmt = select(deliveries).where(deliveries.c.kind == "push", deliveries.c.link.in_(list(links)))
         return {d.link or "": d for d in map(delivery_from_row, await self._q(lambda db: db.all(stmt), write=False))}
+
+
+def _last(outcome: Outcome, now: float) -> dict[str, Any]:
+    return {"last_at": now, "last_status": outcome.status, "last_error": outcome.error}
+
+
+def _mark_sent(db: Db, delivery_id: str, values: dict[str, Any]) -> None:
+    db.run(
+        update(deliveries)
+        .where(deliveries.c.id == delivery_id)
+        .values(state="sent", next_at=None, lease_until=None, lease_token=None, stop_reason=None, **values)
+    )
 
 
 def add_push(db: Db, link: str, now: float) -> None:

@@ -23,6 +23,7 @@ from receiver import Answer, Received, Receiver
 from relaybox.config import Settings
 from relaybox.store import make_store
 from relaybox.store.base import NewMessage, Store
+from relaybox.store.views import ViewQuery
 from relaybox.webhooks.delivery import Outbox
 from relaybox.webhooks.signature import new_secret
 
@@ -361,7 +362,7 @@ async def _remote_partner(world: World, uri: str, **fields: Any) -> str:
 async def test_an_https_push_is_signed_refused_at_once_on_404_and_restarted_by_a_retry(world: World) -> None:
     from relaybox.wire import digest
 
-    answers = iter([Answer(404), Answer(200)])
+    answers = iter([Answer(404), Answer(202)])
     with Receiver(lambda _r: next(answers)) as rcv:
         remote = await _remote_partner(world, rcv.url + "?source=gw1", transport="https", pushSecret="p" * 32)
         link = await world.send(b"<invoice/>", to=remote)
@@ -378,6 +379,8 @@ async def test_an_https_push_is_signed_refused_at_once_on_404_and_restarted_by_a
         first, second = rcv.requests
     m = await world.store.views.by_link(link)
     assert m is not None and (m.state, m.receiver_deleted) == ("sent", True)
+    _, [view] = await world.store.views.page(ViewQuery("sent", (world.a,), 0, world.clock()))
+    assert view.pushed_status == 202  # the sent list's transportStatusReceived
     assert second.body == b"<invoice/>"
     h = second.headers
     assert (h["message-from"], h["message-to"], h["message-id"]) == (world.a, remote, m.message_id)

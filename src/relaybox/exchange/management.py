@@ -13,7 +13,7 @@ import secrets
 import time
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from relaybox.config import Settings
@@ -178,7 +178,7 @@ class Management:
             raise message_not_found(link)
         if mark_read and kind == "received" and not view.read:
             await self.store.views.mark_read(caller.account_id, [link], self.clock())
-            view = MessageView(view.message, view.attachments, True, view.failure)
+            view = replace(view, read=True)
         return view
 
     async def mark_unread(self, caller: Caller, link: str) -> None:

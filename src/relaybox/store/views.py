@@ -71,6 +71,7 @@ class MessageView:
     attachments: list[AttachmentRecord]
     read: bool = False
     failure: FailureRecord | None = None
+    pushed_status: int | None = None  # a message pushed to a remote partner: the 2xx it got
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,13 +217,25 @@ class ViewStore:
                     )
                 )
             }
+        pushed: dict[str, int] = {}
+        remote = [m.link for m in records if m.receiver_deleted and m.state == "sent"]
+        if q.kind == "sent" and remote:
+            pushed = {
+                r[0]: r[1]
+                for r in db.all(
+                    select(deliveries.c.link, deliveries.c.last_status).where(
+                        deliveries.c.kind == "push", deliveries.c.state == "sent", deliveries.c.link.in_(remote)
+                    )
+                )
+            }
         out = []
         for row, m in zip(rows, records, strict=True):
             failure = None
             if q.kind == "failed":
                 fid, link, at, status, error = row[n:]
                 failure = FailureRecord(fid, link, at, status, error)
-            out.append(MessageView(m, [first_attachment(m), *extra.get(m.link, [])], m.link in read, failure))
+            files = [first_attachment(m), *extra.get(m.link, [])]
+            out.append(MessageView(m, files, m.link in read, failure, pushed.get(m.link)))
         return out
 
     async def attachment(self, record: MessageRecord, index: int) -> AttachmentRecord | None:

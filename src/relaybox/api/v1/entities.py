@@ -46,7 +46,7 @@ def as2_message(view: MessageView, kind: str) -> dict[str, Any]:
             out["deliveryStatus"] = "Not Delivered"
             out["state"] = "failed"
         elif m.state == "sent":
-            out["transportStatusReceived"] = 200
+            out["transportStatusReceived"] = view.pushed_status or 200  # a local delivery counts as 200
             out["deliveryStatus"] = "Delivered"
             out["state"] = "sent"
         else:

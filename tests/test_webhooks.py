@@ -246,3 +246,18 @@ def test_a_crash_between_commit_and_delivery_still_delivers(tmp_path: Any, backe
         finally:
             srv.stop()
     assert sorted(e["event"]["link"] for e in got) == sorted(links)
+
+
+def test_a_burst_of_downloads_gives_one_delivered_event_each(shared_server: ServerProcess) -> None:
+    """Download marks are written in batches beside the responses: none lost, none doubled."""
+    a, b = Account(shared_server), Account(shared_server)
+    with Receiver() as rcv:
+        a.hook(rcv.url, eventTypes=["message.status"])
+        links = [a.send_to(b, f"<n>{i}</n>".encode()) for i in range(8)]
+        signer = Signer(b.station, b.secret)
+        for link in links + links[:3]:  # three fetched twice
+            assert HTTP.get(f"{shared_server.url}/1/get-message/{link}", headers=signer.receive()).status_code == 200
+        delivered = _events(rcv, 8, status="delivered")
+        time.sleep(0.3)  # a doubled event would arrive by now
+        delivered = _events(rcv, 8, status="delivered")
+    assert sorted(e["event"]["link"] for e in delivered) == sorted(links)

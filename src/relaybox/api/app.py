@@ -86,6 +86,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
             await outbox.close()
+            await receipts.settle()
             await hub.stop()
             await store.close()
 

@@ -3,12 +3,16 @@ whose sender asked for one, through either API, and served to both sides at ``/m
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from collections.abc import Callable
 
 from relaybox.auth import receipts as signing
 from relaybox.store.base import AttachmentRecord, MessageRecord, Store
 
+log = logging.getLogger("relaybox.receipts")
+MARK_DELAY = 0.01  # seconds a download mark waits for others to share its commit
 RECEIPT_KEY = "receipt-ed25519"
 
 
@@ -17,6 +21,8 @@ class Receipts:
         self.store = store
         self.clock = clock
         self._private: bytes | None = None
+        self._downloaded: dict[str, MessageRecord] = {}
+        self._flusher: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         self._private = await self.store.accounts.server_key(RECEIPT_KEY, signing.new_private_key, self.clock())
@@ -32,9 +38,32 @@ class Receipts:
 
     async def record_if_due(self, m: MessageRecord) -> None:
         """Called before attachment bytes go to the receiver: the first such response records
-        the download (the sender's ``delivered`` event) and, when asked for, the receipt."""
-        if m.delivered_at is None or (m.receipt_requested and m.receipt_at is None):
-            await self.store.views.record_download(m.link, self._sign, self.clock(), durable=m.receipt_requested)
+        the download (the sender's ``delivered`` event) and, when asked for, the receipt.
+
+        A receipt is recorded before the bytes go out (the sender may fetch it at once). Bare
+        download marks are written beside the responses instead, the marks of ~10 ms in one
+        commit, so a mailbox walk is not slowed by a commit per message; a crash in those
+        milliseconds can only mean no ``delivered`` event for those downloads."""
+        if m.receipt_requested and m.receipt_at is None:
+            await self.store.views.record_download(m.link, self._sign, self.clock(), durable=True)
+        elif m.delivered_at is None:
+            self._downloaded[m.link] = m
+            if self._flusher is None or self._flusher.done():
+                self._flusher = asyncio.create_task(self._flush())
+
+    async def _flush(self) -> None:
+        while self._downloaded:  # those added while a batch was being written go next
+            await asyncio.sleep(MARK_DELAY)  # gather the downloads of this moment into one commit
+            batch, self._downloaded = list(self._downloaded.values()), {}
+            try:
+                await self.store.views.mark_downloaded(batch, self.clock())
+            except Exception:  # the downloads themselves went fine; only their events are missing
+                log.exception("recording %d downloads", len(batch))
+
+    async def settle(self) -> None:
+        """Write the download marks still waiting (at shutdown, before the store closes)."""
+        while self._flusher is not None and not self._flusher.done():
+            await self._flusher
 
     def _sign(self, m: MessageRecord, files: list[AttachmentRecord], now: float) -> str:
         return signing.build_receipt(

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     ColumnElement,
+    bindparam,
     delete,
     exists,
     false,
@@ -142,6 +143,13 @@ def _conditions(q: ViewQuery) -> list[ColumnElement[bool]]:
 
 def _subject_like(text: str) -> ColumnElement[bool]:
     return messages.c.subject.ilike("%" + like_escape(text) + "%", escape="\\")
+
+
+_MARK_DOWNLOADED = (
+    update(messages)
+    .where(messages.c.link == bindparam("marked"), messages.c.delivered_at.is_(None))
+    .values(delivered_at=bindparam("at"))
+)
 
 
 class ViewStore:
@@ -318,6 +326,17 @@ class ViewStore:
         await self._q(lambda db: db.run(stmt), write=True)
 
     # -- receipts ----------------------------------------------------------------------------
+    async def mark_downloaded(self, downloaded: Sequence[MessageRecord], now: float) -> int:
+        """First downloads without a receipt, in one transaction (written beside the responses,
+        after them): ``delivered`` for each message not marked before. The number marked."""
+
+        def mark(db: Db) -> int:
+            first = [m for m in downloaded if db.run(_MARK_DOWNLOADED, {"marked": m.link, "at": now})]
+            events.emit(db, now, [events.status_event(m, "delivered") for m in first])
+            return len(first)
+
+        return await self._q(mark, write=True, fsync=False)
+
     async def record_download(
         self,
         link: str,

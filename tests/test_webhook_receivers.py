@@ -36,7 +36,6 @@ from relaybox.wire.push import https_headers
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples" / "webhooks"
 DOCS = ROOT / "docs" / "webhooks.md"
-SPEC = Path("/work/shared/spec/webhooks.md")
 NODE = shutil.which("node")
 OPENSSL = shutil.which("openssl")
 BASH = shutil.which("bash")
@@ -47,21 +46,8 @@ needs_openssl = pytest.mark.skipif(
 )
 RECEIVERS = ["receiver.py", pytest.param("receiver.js", marks=needs_node)]
 
-# The worked example of webhooks.md, "Signatures": the body byte for byte (447 bytes, one line).
-SECRET = "whsec_cmVsYXlib3gtZXhhbXBsZS13ZWJob29rLXNlY3JldCE="
-EVENT_ID = "evt_01M89TGFVKE6SV5M7KQPEE1N9G"
-BODY = (
-    b'{"event_id":"evt_01M89TGFVKE6SV5M7KQPEE1N9G","event_type":"message.received",'
-    b'"created_at":"2026-11-25T17:02:03.123Z","event":{"link":"1f393c2d-23e3-JZ0TstJk39",'
-    b'"from":"abcd@abcdef01","to":"ef01@1234abcd","message_id":"12345","subject":null,'
-    b'"file_name":"invoice-12345.xml","size":22,"md5":"846f571f913b223bc48d90398201ca94",'
-    b'"attachment_count":1,"pay_for_reply":true,"received_at":"2026-11-25T17:02:03.123Z",'
-    b'"expires_at":"2026-11-26T17:02:03.123Z"}}'
-)
-SIGNATURE = "v1=53e218a4297f87aeb1527e9ed8fcf5370e0d32acb09dd3ae57669cdf669174c6"
-T1, T2 = 1795626123, 1795626133  # 2026-11-25T17:02:03Z: attempts 1 and 2
-STANDARD_T1 = "v1,wpQD06TbHOrN2mA9XIgxRlqTpLmMhcX0KQIZ4A5DRPE="
-STANDARD_T2 = "v1,Fcs5HWpXm6GRhtN+f01KPYkUfi+r5oXNmd+0yBetvcM="
+from webhook_vectors import BODY, EVENT_ID, SECRET, SIGNATURE, SPEC, STANDARD_T1, STANDARD_T2, T1, T2  # noqa: E402
+
 WORKED_LINE = f"message.received {EVENT_ID}"
 TAMPERED = BODY.replace(b'"size":22', b'"size":23')
 OTHER_SECRET = "whsec_b3RoZXItc2VjcmV0LW9mLXRoaXJ0eS10d28tYnl0ZXMh"  # another valid secret (33 bytes)

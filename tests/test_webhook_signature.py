@@ -16,7 +16,6 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
 import httpx
 import pytest
@@ -28,24 +27,8 @@ from conftest import free_port
 from relaybox.webhooks import WebhookVerificationError, new_secret, sign, valid_secret, verify
 from relaybox.webhooks.signature import signature_v1, standard_signature
 from relaybox.wire.events import format_rfc3339, parse_rfc3339
+from webhook_vectors import BODY, EVENT_ID, SECRET, SIGNATURE, SPEC, STANDARD_T1, STANDARD_T2, T1, T2
 
-SPEC = Path("/work/shared/spec/webhooks.md")
-
-# The worked example of webhooks.md, "Signatures".
-SECRET = "whsec_cmVsYXlib3gtZXhhbXBsZS13ZWJob29rLXNlY3JldCE="
-EVENT_ID = "evt_01M89TGFVKE6SV5M7KQPEE1N9G"
-BODY = (
-    b'{"event_id":"evt_01M89TGFVKE6SV5M7KQPEE1N9G","event_type":"message.received",'
-    b'"created_at":"2026-11-25T17:02:03.123Z","event":{"link":"1f393c2d-23e3-JZ0TstJk39",'
-    b'"from":"abcd@abcdef01","to":"ef01@1234abcd","message_id":"12345","subject":null,'
-    b'"file_name":"invoice-12345.xml","size":22,"md5":"846f571f913b223bc48d90398201ca94",'
-    b'"attachment_count":1,"pay_for_reply":true,"received_at":"2026-11-25T17:02:03.123Z",'
-    b'"expires_at":"2026-11-26T17:02:03.123Z"}}'
-)
-SIGNATURE = "v1=53e218a4297f87aeb1527e9ed8fcf5370e0d32acb09dd3ae57669cdf669174c6"
-T1, T2 = 1795626123, 1795626133  # 2026-11-25T17:02:03Z, attempt 1 and attempt 2
-STANDARD_T1 = "v1,wpQD06TbHOrN2mA9XIgxRlqTpLmMhcX0KQIZ4A5DRPE="
-STANDARD_T2 = "v1,Fcs5HWpXm6GRhtN+f01KPYkUfi+r5oXNmd+0yBetvcM="
 CREATED = 1795626123.123
 
 

@@ -311,3 +311,59 @@ delivery_failures = Table(
 )
 Index("ix_delivery_failures_delivery", delivery_failures.c.delivery_id)
 Index("ix_delivery_failures_webhook", delivery_failures.c.webhook_id, delivery_failures.c.attempted_at)
+
+# -- API keys and the address book (0005) ------------------------------------------------------
+
+# HMAC request-signing keys of an account (RCWS and Date+digest). The schemes are symmetric,
+# so the private key is kept recoverable (never listed, never logged).
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("public_key", String(32), primary_key=True),
+    Column("account_id", Integer, nullable=False),
+    Column("name", String(128), nullable=False),
+    Column("private_key", String(128), nullable=False),
+    Column("require_timestamp", Boolean, nullable=False),
+    Column("created_at", Double, nullable=False),
+    Column("expires_at", Double, nullable=True),
+    Column("revoked_at", Double, nullable=True),
+    Column("last_used_at", Double, nullable=True),
+)
+Index("ix_api_keys_account", api_keys.c.account_id)
+
+# Contact lists of an account; ids are server-wide (``list:<id>`` addresses a fan-out).
+contact_lists = Table(
+    "contact_lists",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("account_id", Integer, nullable=False),
+    Column("name", String(128), nullable=False),
+    Column("created_at", Double, nullable=False),
+    sqlite_autoincrement=True,
+)
+Index("ix_contact_lists_account", contact_lists.c.account_id)
+
+# A contact: the seed's fields, plus the relaybox route it reaches.
+contacts = Table(
+    "contacts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("list_id", Integer, nullable=False),
+    Column("name", String(128), nullable=False),
+    Column("first_name", String(128), nullable=False),
+    Column("last_name", String(128), nullable=False),
+    Column("email_address", String(254), nullable=False),
+    Column("company", String(128), nullable=False),
+    Column("phone", String(64), nullable=False),
+    Column("address", String(256), nullable=False),
+    Column("city", String(128), nullable=False),
+    Column("state", String(128), nullable=False),
+    Column("zip_code", String(32), nullable=False),
+    Column("country", String(128), nullable=False),
+    Column("dob", String(32), nullable=False),
+    Column("route", String(129), nullable=True),
+    Column("created_at", Double, nullable=False),
+    Column("updated_at", Double, nullable=False),
+    sqlite_autoincrement=True,
+)
+Index("ix_contacts_list", contacts.c.list_id, contacts.c.id)

@@ -1,0 +1,69 @@
+"""API keys (RCWS and Date+digest request signing) and the address book (contact lists and
+contacts, for fan-out sends).
+
+Revision ID: 0005
+Revises: 0004
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0005"
+down_revision = "0004"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "api_keys",
+        sa.Column("public_key", sa.String(32), primary_key=True),
+        sa.Column("account_id", sa.Integer, nullable=False),
+        sa.Column("name", sa.String(128), nullable=False),
+        sa.Column("private_key", sa.String(128), nullable=False),
+        sa.Column("require_timestamp", sa.Boolean, nullable=False),
+        sa.Column("created_at", sa.Double, nullable=False),
+        sa.Column("expires_at", sa.Double, nullable=True),
+        sa.Column("revoked_at", sa.Double, nullable=True),
+        sa.Column("last_used_at", sa.Double, nullable=True),
+    )
+    op.create_index("ix_api_keys_account", "api_keys", ["account_id"])
+    op.create_table(
+        "contact_lists",
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("account_id", sa.Integer, nullable=False),
+        sa.Column("name", sa.String(128), nullable=False),
+        sa.Column("created_at", sa.Double, nullable=False),
+        sqlite_autoincrement=True,
+    )
+    op.create_index("ix_contact_lists_account", "contact_lists", ["account_id"])
+    text = {"nullable": False}
+    op.create_table(
+        "contacts",
+        sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("list_id", sa.Integer, nullable=False),
+        sa.Column("name", sa.String(128), **text),
+        sa.Column("first_name", sa.String(128), **text),
+        sa.Column("last_name", sa.String(128), **text),
+        sa.Column("email_address", sa.String(254), **text),
+        sa.Column("company", sa.String(128), **text),
+        sa.Column("phone", sa.String(64), **text),
+        sa.Column("address", sa.String(256), **text),
+        sa.Column("city", sa.String(128), **text),
+        sa.Column("state", sa.String(128), **text),
+        sa.Column("zip_code", sa.String(32), **text),
+        sa.Column("country", sa.String(128), **text),
+        sa.Column("dob", sa.String(32), **text),
+        sa.Column("route", sa.String(129), nullable=True),
+        sa.Column("created_at", sa.Double, nullable=False),
+        sa.Column("updated_at", sa.Double, nullable=False),
+        sqlite_autoincrement=True,
+    )
+    op.create_index("ix_contacts_list", "contacts", ["list_id", "id"])
+
+
+def downgrade() -> None:
+    for table in ("contacts", "contact_lists", "api_keys"):
+        op.drop_table(table)

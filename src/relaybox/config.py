@@ -81,6 +81,13 @@ class Settings(BaseSettings):
     v1_batch_max_bytes: int = Field(DEFAULT_V1_MAX_BYTES, ge=1, description="attachment bytes per batch download")
     v1_default_expiry: int = Field(DEFAULT_V1_DEFAULT_EXPIRY, ge=1, description="expiry of /v1 sends, seconds")
     public_url: str | None = Field(None, description="base URL of Link headers (default: the request's)")
+    # -- HMAC request signing for /v1 (docs/request-signing.md) --
+    hmac_providers: str = Field(
+        "relaybox_api=sha256,gotom_app_api=sha1", description="Date+digest provider words and their hashes"
+    )
+    signature_window: int = Field(300, ge=1, description="seconds a signed request's time may be off")
+    rcws_require_timestamp: bool = Field(False, description="refuse RCWS requests without request-timestamp")
+    path_prefix: str = Field("", description="path prefix a proxy strips, put back before verifying")
     # -- webhooks and outbound push (docs/webhooks.md) --
     webhook_retry_schedule: str = Field(
         DEFAULT_RETRY_SCHEDULE, description="delays after each failed attempt (s, m, h, d); attempts = delays + 1"

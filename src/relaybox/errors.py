@@ -96,10 +96,22 @@ class V1Error(Exception):
     """A refusal of the management API (/v1): an HTTP status and the seed's Generic Response
     ``{"message": TEXT}``. Rendered in the same place as ``RelayboxError``."""
 
-    def __init__(self, status: int, message: str, *, retry_after: int | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        retry_after: int | None = None,
+        problem: str | None = None,
+        extra: dict[str, str] | None = None,
+    ) -> None:
         self.status = status
         self.message = message
         self.retry_after = retry_after
+        # RFC 9457 answers (HMAC-signed requests): the problem's slug when it has its own type
+        # (authentication failures), and members beyond the standard ones (expected_string).
+        self.problem = problem
+        self.extra = extra or {}
         super().__init__(f"{status}: {message}")
 
 

@@ -1,7 +1,11 @@
 """The one place errors become HTTP. The route API (/1): ``error: code=NNN; message=TEXT`` with
-an empty body. The management API (/v1): the seed's Generic Response ``{"message": TEXT}``."""
+an empty body. The management API (/v1): the seed's Generic Response ``{"message": TEXT}``, or
+RFC 9457 ``application/problem+json`` for HMAC-signed requests and clients that prefer it
+(request-signing.md, "Errors")."""
 
 from __future__ import annotations
+
+from http import HTTPStatus
 
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -29,15 +33,45 @@ def v1_response(status: int, message: str, retry_after: int | None = None) -> Re
     return JSONResponse({"message": message}, status_code=status, headers=headers)
 
 
-async def v1_error(_request: Request, exc: Exception) -> Response:
+async def v1_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, V1Error)
+    if wants_problem(request):
+        return problem_response(request, exc)
     return v1_response(exc.status, exc.message, exc.retry_after)
+
+
+def wants_problem(request: Request) -> bool:
+    accept = request.headers.get("accept", "")
+    if "application/problem+json" in accept.lower():
+        return True
+    identity = getattr(request.app.state, "identity", None)
+    return identity is not None and bool(identity.hmac.names(request.headers.get("authorization")))
+
+
+def problem_response(request: Request, exc: V1Error) -> Response:
+    extra = dict(exc.extra)
+    title = extra.pop("title", None) or HTTPStatus(exc.status).phrase
+    body = {
+        "type": f"urn:relaybox:problem:{exc.problem}" if exc.problem else "about:blank",
+        "title": title,
+        "status": exc.status,
+        "detail": exc.message,
+        "request_id": request.scope.get("state", {}).get("request_id"),
+        "message": exc.message,
+        **extra,
+    }
+    headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else {}
+    if exc.status == 401:
+        identity = getattr(request.app.state, "identity", None)
+        if identity is not None:
+            headers["WWW-Authenticate"] = identity.hmac.challenge
+    return JSONResponse(body, status_code=exc.status, headers=headers, media_type="application/problem+json")
 
 
 async def relaybox_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RelayboxError)
     if is_v1(request.url.path):
-        return v1_response(exc.http_status, exc.detail, exc.retry_after)
+        return await v1_error(request, V1Error(exc.http_status, exc.detail, retry_after=exc.retry_after))
     return error_response(exc)
 
 
@@ -52,7 +86,8 @@ async def http_error(request: Request, exc: Exception) -> Response:
     else:
         error = RelayboxError(ErrorCode.MISSING_HEADER, exc.detail)
     if is_v1(request.url.path):
-        response = v1_response(error.http_status, "Not found" if exc.status_code == 404 else error.detail)
+        message = "Not found" if exc.status_code == 404 else error.detail
+        response = await v1_error(request, V1Error(error.http_status, message))
     else:
         response = error_response(error)
     if exc.status_code == 405 and exc.headers and "Allow" in exc.headers:

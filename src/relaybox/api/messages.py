@@ -33,6 +33,10 @@ async def send_message(request: Request) -> Response:
     blob = ex.store.new_blob()
     try:
         file_name = await receive_data_part(request, blob, ex.settings.max_message_bytes)
+        if h.list_id(req.to) is not None:
+            # A fan-out answers who got a copy (additive: a direct send's body stays empty).
+            fanned = await ex.send_list(sender, req, blob, file_name)
+            return JSONResponse(fanned.result)
         outcome = await ex.send(sender, req, blob, file_name)
     except ClientDisconnect:
         await blob.discard()

@@ -14,6 +14,8 @@ from relaybox.auth import passwords, tokens
 from relaybox.config import Settings
 from relaybox.errors import UNAUTHORIZED, V1Error, bad_request
 from relaybox.exchange.ratelimit import SlidingWindow
+from relaybox.exchange.signed import HmacAuth, SignedRequest, refuse
+from relaybox.store.apikeys import ApiKeyRecord
 from relaybox.store.base import AccountRecord, Conflict, StationRecord, Store
 
 TOKEN_KEY = "token-hs256"
@@ -37,6 +39,7 @@ class Identity:
         self.settings = settings
         self.clock = clock
         self.limiter = SlidingWindow(settings.v1_rate_limit, settings.v1_rate_window)
+        self.hmac = HmacAuth(store, settings, clock)
         self._secret: bytes | None = None
 
     async def start(self) -> None:
@@ -101,6 +104,18 @@ class Identity:
         stations = await self.store.accounts.stations_of(account.id)
         return Caller(account.id, account.email, claims.jti, {s.route: s for s in stations})
 
+    async def authenticate_signed(self, authorization: str, request: SignedRequest) -> Caller:
+        """An HMAC-signed request (RCWS or Date+digest): acts as the key's account, rate-limited
+        per key as a token is."""
+        key = await self.hmac.authenticate(authorization, request)
+        account = await self.store.accounts.get_by_id(key.account_id)
+        if account is None:
+            raise refuse("unknown-key", "No such API key.")
+        self._limit("key:" + key.public_key)
+        await self.store.apikeys.touch(key.public_key, self.clock())
+        stations = await self.store.accounts.stations_of(account.id)
+        return Caller(account.id, account.email, key.public_key, {s.route: s for s in stations})
+
 
 # -- provisioning (CLI) ----------------------------------------------------------------------
 class Refused(Exception):
@@ -146,3 +161,49 @@ async def set_password(store: Store, email: str, password: str | None) -> str | 
     if not await store.accounts.set_password(email, await asyncio.to_thread(passwords.hash_password, password)):
         raise Refused(f"no account {email}")
     return generated
+
+
+# -- API keys (CLI and /v1/apikeys) ---------------------------------------------------------------
+MAX_KEY_DAYS = 36500
+
+
+async def create_api_key(
+    store: Store, account_id: int, name: str, expires_days: int | None, require_timestamp: bool, now: float
+) -> ApiKeyRecord:
+    """A new key pair of the account: ``rbk_`` + 24 hex (public), ``rbs_`` + 43 base64url
+    characters (private, the HMAC key; shown once by the caller)."""
+    if len(name) > 128 or any(ord(c) < 32 or ord(c) == 127 for c in name):
+        raise Refused("name: at most 128 characters without control characters")
+    if expires_days is not None and not 1 <= expires_days <= MAX_KEY_DAYS:
+        raise Refused(f"expiry: 1..{MAX_KEY_DAYS} days")
+    key = ApiKeyRecord(
+        public_key="rbk_" + secrets.token_hex(12),
+        account_id=account_id,
+        name=name,
+        private_key="rbs_" + secrets.token_urlsafe(32),
+        require_timestamp=require_timestamp,
+        created_at=now,
+        expires_at=None if expires_days is None else now + expires_days * 86400,
+        revoked_at=None,
+        last_used_at=None,
+    )
+    await store.apikeys.add(key)
+    return key
+
+
+def render_key(key: ApiKeyRecord, email: str, now: float, *, private: bool = False) -> dict[str, object]:
+    """The management API's form (camelCase, Unix ms); the private key only when just made."""
+    doc: dict[str, object] = {"publicKey": key.public_key}
+    if private:
+        doc["privateKey"] = key.private_key
+    doc.update(
+        account=email,
+        name=key.name,
+        createdTimestamp=int(key.created_at * 1000),
+        expiryTimestamp=None if key.expires_at is None else int(key.expires_at * 1000),
+        requireTimestamp=key.require_timestamp,
+    )
+    if not private:
+        doc["lastUsedTimestamp"] = None if key.last_used_at is None else int(key.last_used_at * 1000)
+        doc["state"] = key.state(now)
+    return doc

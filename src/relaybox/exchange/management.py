@@ -17,11 +17,12 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from relaybox.config import Settings
-from relaybox.errors import FORBIDDEN, V1Error, bad_request, not_found
+from relaybox.errors import FORBIDDEN, RelayboxError, V1Error, bad_request, not_found
 from relaybox.exchange.identity import Caller
 from relaybox.exchange.receipts import Receipts
 from relaybox.notify.hub import Hub
 from relaybox.store.base import AttachmentRecord, Conflict, MessageRecord, PartnerRecord, Payload, StationRecord, Store
+from relaybox.store.fanout import FanoutOutcome
 from relaybox.store.views import MessageView, NewFile, ViewQuery
 from relaybox.wire import v1
 from relaybox.wire.ids import new_link
@@ -156,6 +157,44 @@ class Management:
         if state == "sent":
             self.hub.notify(p.route)
         return stored
+
+    # -- fan-out ---------------------------------------------------------------------------------
+    async def check_list(self, caller: Caller, station: str, list_id: int) -> None:
+        """The station must be the caller's (403) and the list the caller's account's (404)."""
+        self.check_station(caller, station)
+        if await self.store.addressbook.list_owner(list_id) != caller.account_id:
+            raise not_found(f"List {list_id} not found")
+
+    async def send_list(
+        self, station: str, list_id: int, subject: str | None, files: Sequence[NewFile]
+    ) -> FanoutOutcome:
+        """Every POST is a new message (its own id); the payloads are stored once."""
+        now = self.clock()
+        link = new_link()
+        template = MessageRecord(
+            seq=0,
+            link="",
+            recipient=f"list:{list_id}",
+            sender=station,
+            message_id=link,
+            md5="",
+            size=0,
+            file_name="",
+            pay_for_reply=False,
+            priority="normal",
+            received_at=now,
+            expires_at=now + self.settings.v1_default_expiry,
+            payload_id=None,
+            subject=subject,
+        )
+        members = await self.store.addressbook.member_routes(list_id)
+        try:
+            outcome = await self.store.add_fanout(template, [(f.blob, f.name, f.content_type) for f in files], members)
+        except RelayboxError as exc:
+            raise not_found(exc.detail) from None
+        for copy in outcome.copies:
+            self.hub.notify(copy.recipient)
+        return outcome
 
     # -- views -------------------------------------------------------------------------------
     def query(self, caller: Caller, kind: str, **fields: Any) -> ViewQuery:

@@ -13,6 +13,7 @@ from relaybox.exchange.ratelimit import RateLimiter
 from relaybox.exchange.receipts import Receipts
 from relaybox.notify.hub import Hub
 from relaybox.store.base import AttachmentRecord, BlobWriter, MessageRecord, NewMessage, Payload, SendOutcome, Store
+from relaybox.store.fanout import FanoutOutcome
 from relaybox.wire import headers as h
 from relaybox.wire.ids import START_LINK, is_link
 
@@ -66,6 +67,10 @@ class Exchange:
 
     async def check_send(self, sender: str, req: SendRequest) -> None:
         """Refusals that need no body: unknown recipient (201), message id taken (204)."""
+        list_id = h.list_id(req.to)
+        if list_id is not None:
+            await self.check_list(sender, list_id)
+            return
         recipient = await self.store.get_route(req.to)
         if recipient is None or not recipient.enabled:
             # Not here: a partner record of the sender with a uri makes it a remote route,
@@ -97,6 +102,41 @@ class Exchange:
         outcome = await self.store.add_message(new, blob)
         if outcome.created:
             self.hub.notify(req.to)
+        return outcome
+
+    async def check_list(self, sender: str, list_id: int) -> None:
+        """A fan-out's list must belong to an account that has the sending route as a station;
+        any other list is unknown (201), as an unknown route is."""
+        owner = await self.store.addressbook.list_owner(list_id)
+        if owner is None or not any(s.route == sender for s in await self.store.accounts.stations_of(owner)):
+            raise RelayboxError(ErrorCode.RECIPIENT_NOT_FOUND, "No such list")
+
+    async def send_list(self, sender: str, req: SendRequest, blob: BlobWriter, file_name: str) -> FanoutOutcome:
+        """A fan-out: the payload once, a copy per member route (request-signing.md)."""
+        if blob.md5 != req.md5:
+            raise RelayboxError(ErrorCode.MD5_MISMATCH)
+        list_id = h.list_id(req.to)
+        assert list_id is not None
+        members = await self.store.addressbook.member_routes(list_id)
+        now = self.clock()
+        template = MessageRecord(
+            seq=0,
+            link="",
+            recipient=req.to,
+            sender=sender,
+            message_id=req.message_id,
+            md5=req.md5,
+            size=0,
+            file_name=file_name,
+            pay_for_reply=req.pay_for_reply,
+            priority=req.priority,
+            received_at=now,
+            expires_at=now + req.expires_after,
+            payload_id=None,
+        )
+        outcome = await self.store.add_fanout(template, [(blob, file_name, "application/octet-stream")], members)
+        for copy in outcome.copies:
+            self.hub.notify(copy.recipient)
         return outcome
 
     # -- receive ---------------------------------------------------------------------------

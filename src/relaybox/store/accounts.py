@@ -9,9 +9,10 @@ from typing import Any
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from relaybox.store.addressbook import drop_account_lists
 from relaybox.store.base import AccountRecord, Conflict, StationRecord
 from relaybox.store.db import Db, Runner
-from relaybox.store.schema import account_stations, accounts, partners, reads, server_keys, stations, webhooks
+from relaybox.store.schema import account_stations, accounts, api_keys, partners, reads, server_keys, stations, webhooks
 
 _BY_ID = select(accounts).where(accounts.c.id == bindparam("id"))
 
@@ -78,6 +79,8 @@ class AccountStore:
                 return False
             db.run(delete(account_stations).where(account_stations.c.account_id == row[0]))
             db.run(delete(reads).where(reads.c.account_id == row[0]))
+            db.run(delete(api_keys).where(api_keys.c.account_id == row[0]))
+            drop_account_lists(db, row[0])
             db.run(delete(accounts).where(accounts.c.id == row[0]))
             return True
 

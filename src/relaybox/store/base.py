@@ -11,6 +11,9 @@ from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from relaybox.store.accounts import AccountStore
+    from relaybox.store.addressbook import AddressBookStore
+    from relaybox.store.apikeys import ApiKeyStore
+    from relaybox.store.fanout import FanoutOutcome
     from relaybox.store.outbox import OutboxStore
     from relaybox.store.partners import PartnerStore
     from relaybox.store.views import MessageExtras, ViewStore
@@ -54,6 +57,7 @@ class MessageRecord:
     receipt_at: float | None = None
     delivered_at: float | None = None  # first download of attachment bytes by the receiver
     read_at: float | None = None  # first /v1 mark-as-read on the receiver's side
+    fanout: str | None = None  # the list this copy was sent to ("list:7")
 
     def expired(self, now: float) -> bool:
         return self.payload_id is None or self.expires_at <= now
@@ -256,6 +260,8 @@ class Store(Protocol):
     views: ViewStore
     webhooks: WebhookStore
     outbox: OutboxStore
+    addressbook: AddressBookStore
+    apikeys: ApiKeyStore
 
     async def open(self) -> None: ...
 
@@ -297,6 +303,15 @@ class Store(Protocol):
     async def add_message(self, new: NewMessage, blob: BlobWriter) -> SendOutcome:
         """Commit the message with its finished blob, or return the existing one for an
         idempotent re-send (the caller then discards the blob)."""
+        ...
+
+    async def add_fanout(
+        self,
+        template: MessageRecord,
+        blobs: Sequence[tuple[BlobWriter, str, str]],
+        members: Sequence[tuple[str | None, int]],
+    ) -> FanoutOutcome:
+        """One message to every member route of a list (``relaybox.store.fanout``)."""
         ...
 
     async def list_messages(self, recipient: str, now: float) -> list[MessageRecord]: ...

@@ -43,6 +43,10 @@ class Db(Protocol):
         """Execute an INSERT; the autoincrement key of the new row."""
         ...
 
+    def run_many(self, stmt: Executable, rows: Sequence[Params]) -> None:
+        """Execute a write once per parameter set, as one batch (executemany)."""
+        ...
+
 
 class Runner(Protocol):
     """How a store runs a unit of work: ``SqlStore._q`` (a transaction of its own, or a read)."""
@@ -69,6 +73,10 @@ class AlchemyDb:
         key = self.conn.execute(stmt, dict(params)).inserted_primary_key
         assert key is not None
         return int(key[0])
+
+    def run_many(self, stmt: Executable, rows: Sequence[Params]) -> None:
+        if rows:
+            self.conn.execute(stmt, [dict(r) for r in rows])
 
 
 _SQLITE = sqlite_dialect.dialect(paramstyle="qmark")
@@ -164,6 +172,16 @@ class SqliteDb:
         key = self._execute(stmt, params).lastrowid
         assert key is not None
         return key
+
+    def run_many(self, stmt: Executable, rows: Sequence[Params]) -> None:
+        if not rows:
+            return
+        prepared = [_prepare(stmt, r) for r in rows]
+        sql = prepared[0][0]
+        try:
+            self.raw.executemany(sql, [args for _, args in prepared])
+        except sqlite3.Error as exc:
+            raise DBAPIError.instance(sql, (), exc, sqlite3.Error) from exc
 
     def sql(self, text: str) -> None:
         """Transaction control (BEGIN, SAVEPOINT, ...), with errors translated as above."""

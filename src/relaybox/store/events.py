@@ -84,7 +84,7 @@ def status_event(
             "message_id": m.message_id,
             "from": m.sender,
             "to": m.recipient,
-            "list": None,
+            "list": m.fanout,
             "size": m.size,
             "md5": m.md5,
             "delivery": delivery,

@@ -80,6 +80,8 @@ messages = Table(
     # first /v1 mark-as-read, each emitted once as a message.status event.
     Column("delivered_at", Double, nullable=True),
     Column("read_at", Double, nullable=True),
+    # -- fan-out (0005): the list a copy was sent to ("list:7"), for its status events.
+    Column("fanout", String(32), nullable=True),
     sqlite_autoincrement=True,
 )
 Index("ix_messages_recipient_seq", messages.c.recipient, messages.c.seq)
@@ -367,3 +369,18 @@ contacts = Table(
     sqlite_autoincrement=True,
 )
 Index("ix_contacts_list", contacts.c.list_id, contacts.c.id)
+
+# The answer of a fan-out send (sender + message id), kept until the message expires: a repeated
+# /1 send answers it again (idempotency), whatever the list holds by then.
+fanouts = Table(
+    "fanouts",
+    metadata,
+    Column("sender", String(129), primary_key=True),
+    Column("message_id", String(128), primary_key=True),
+    Column("target", String(32), nullable=False),
+    Column("md5", String(32), nullable=False),
+    Column("result", Text, nullable=False),
+    Column("created_at", Double, nullable=False),
+    Column("expires_at", Double, nullable=False),
+)
+Index("ix_fanouts_expires_at", fanouts.c.expires_at)

@@ -21,13 +21,16 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.sql import Executable
 
 from relaybox.errors import ErrorCode, RelayboxError, StoreUnavailable
-from relaybox.store import events
+from relaybox.store import events, fanout
 from relaybox.store.accounts import AccountStore, drop_station
+from relaybox.store.addressbook import AddressBookStore
+from relaybox.store.apikeys import ApiKeyStore
 from relaybox.store.base import BlobWriter, MessageRecord, NewMessage, Payload, RouteRecord, SendOutcome, SweepReport
 from relaybox.store.db import Db
+from relaybox.store.fanout import FanoutFile, FanoutOutcome
 from relaybox.store.outbox import OutboxStore, add_push, expire_undelivered
 from relaybox.store.partners import PartnerStore, resolve_pair
-from relaybox.store.schema import attachments, messages, partners, payloads, request_keys, routes
+from relaybox.store.schema import attachments, fanouts, messages, partners, payloads, request_keys, routes
 from relaybox.store.views import MessageExtras, ViewStore, drop_related, import_extras
 from relaybox.store.webhooks import WebhookStore
 from relaybox.wire.ids import new_link
@@ -104,7 +107,7 @@ _NEXT = (
 def message_from_row(row: Sequence[Any]) -> MessageRecord:
     # Positional: ``select(messages)`` yields the table's columns in the order of schema.py.
     (seq, link, recipient, sender, message_id, md5, size, file_name, pfr, priority, received, expires, pid,
-     subject, ctype, sha256, count, state, s_del, r_del, s_type, r_type, receipt_req, receipt_at, delivered_at, read_at) = row  # fmt: skip
+     subject, ctype, sha256, count, state, s_del, r_del, s_type, r_type, receipt_req, receipt_at, delivered_at, read_at, fanout) = row  # fmt: skip
     return MessageRecord(
         seq=seq,
         link=link,
@@ -132,6 +135,7 @@ def message_from_row(row: Sequence[Any]) -> MessageRecord:
         receipt_at=receipt_at,
         delivered_at=delivered_at,
         read_at=read_at,
+        fanout=fanout,
     )
 
 
@@ -152,7 +156,9 @@ class SqlStore:
         self.partners = PartnerStore(self._q)
         self.views = ViewStore(self)
         self.webhooks = WebhookStore(self._q)
+        self.apikeys = ApiKeyStore(self._q)
         self.outbox = OutboxStore(self)
+        self.addressbook = AddressBookStore(self._q)
 
     # -- what a backend provides -----------------------------------------------------------
     async def _q(self, fn: Callable[[Db], T], *, write: bool, fsync: bool = True) -> T:
@@ -319,6 +325,60 @@ class SqlStore:
         self._after_insert(db, new.recipient)
         return SendOutcome(record, created=True)
 
+    async def add_fanout(
+        self,
+        template: MessageRecord,
+        blobs: Sequence[tuple[BlobWriter, str, str]],
+        members: Sequence[tuple[str | None, int]],
+    ) -> FanoutOutcome:
+        """Send one message to every member route of a list: ``template`` has the sender, the
+        message id, dates and flags, and the target (``list:<id>``) as its recipient; ``blobs``
+        are the files (blob, name, content type) in order. The payloads are stored once. A
+        repeated /1 send (same sender, id, target and MD5) gets the first answer and adds
+        nothing. The caller discards the blobs on error."""
+        payload_ids = [await b.finish() for b, _, _ in blobs]
+        files = [
+            FanoutFile(pid, name, b.size, b.md5, b.sha256, ctype)
+            for pid, (b, name, ctype) in zip(payload_ids, blobs, strict=True)
+        ]
+        first = files[0]
+        template = replace(
+            template,
+            md5=first.md5,
+            size=first.size,
+            file_name=first.name,
+            payload_id=first.payload_id,
+            sha256=first.sha256,
+            content_type=first.content_type,
+            attachment_count=len(files),
+        )
+        by_id = {f.payload_id: b for f, (b, _, _) in zip(files, blobs, strict=True)}
+
+        def run(db: Db) -> FanoutOutcome:
+            earlier = fanout.previous(
+                db, template.sender, template.message_id, template.recipient, template.md5, template.received_at
+            )
+            if earlier is not None:
+                return FanoutOutcome(earlier, False, [])
+            result, copies = fanout.fan_out(
+                db,
+                template,
+                files,
+                members,
+                store_payload=lambda d, f: self._store_payload(
+                    d, f.payload_id, by_id[f.payload_id], template.received_at
+                ),
+                after_insert=self._after_insert,
+            )
+            fanout.remember(db, template, result)
+            return FanoutOutcome(result, True, copies)
+
+        outcome = await self._q(run, write=True)
+        if not outcome.created:
+            for b, _, _ in blobs:
+                await b.discard()
+        return outcome
+
     async def list_messages(self, recipient: str, now: float) -> list[MessageRecord]:
         rows = await self._q(lambda db: db.all(_LIST, {"recipient": recipient, "now": now}), write=False)
         return [message_from_row(r) for r in rows]
@@ -439,6 +499,7 @@ def message_values(record: MessageRecord) -> dict[str, Any]:
         "receipt_at": record.receipt_at,
         "delivered_at": record.delivered_at,
         "read_at": record.read_at,
+        "fanout": record.fanout,
     }
 
 
@@ -465,6 +526,7 @@ def _drop_old(db: Db, now: float, tombstone_ttl: float) -> tuple[int, int]:
         drop_related(db, links)
         dropped += db.run(delete(messages).where(messages.c.link.in_(links)))
     keys = db.run(delete(request_keys).where(request_keys.c.expires_at < now))
+    db.run(delete(fanouts).where(fanouts.c.expires_at <= now))  # their messages are gone too
     return dropped, keys
 
 

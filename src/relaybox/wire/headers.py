@@ -78,11 +78,21 @@ def clean_value(name: str, value: str | None, *, required: bool = True) -> str |
 
 
 def parse_message_to(value: str | None) -> str:
+    """A route, or ``list:<id>`` (a fan-out to a contact list; a route has no ``:``)."""
     v = clean_value(MESSAGE_TO, value)
     assert v is not None
-    if not is_route(v):
-        raise missing_header(MESSAGE_TO, "is not a route (local@domain)")
+    if not is_route(v) and list_id(v) is None:
+        raise missing_header(MESSAGE_TO, "is not a route (local@domain) or a list (list:<id>)")
     return v
+
+
+_LIST_RE = re.compile(r"list:([1-9][0-9]{0,17})")
+
+
+def list_id(value: str) -> int | None:
+    """The id of a ``list:<id>`` address, else None."""
+    found = _LIST_RE.fullmatch(value)
+    return int(found.group(1)) if found else None
 
 
 def parse_message_id(value: str | None) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from starlette.routing import Route
 
-from relaybox.api.v1 import messages, partners, session, stations, webhooks
+from relaybox.api.v1 import addressbook, apikeys, messages, partners, session, stations, webhooks
 
 
 def handlers() -> list[Route]:
@@ -29,6 +29,10 @@ def handlers() -> list[Route]:
         Route("/v1/partner/{partner_id}", partners.update_partner, methods=["PUT"]),
         Route("/v1/partner/{partner_id}", partners.delete_partner, methods=["DELETE"]),
         Route("/v1/station", stations.list_stations, methods=["GET"]),
+        *addressbook.routes(),
+        Route("/v1/apikeys", apikeys.list_keys, methods=["GET"]),
+        Route("/v1/apikeys", apikeys.create, methods=["POST"]),
+        Route("/v1/apikeys/{public_key}", apikeys.revoke, methods=["DELETE"]),
         Route("/v1/webhooks", webhooks.list_endpoints, methods=["GET"]),
         Route("/v1/webhooks", webhooks.create, methods=["POST"]),
         Route("/v1/webhooks/deliveries/queued/{id}/stop", webhooks.stop, methods=["POST"]),

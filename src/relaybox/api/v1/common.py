@@ -11,6 +11,7 @@ from starlette.responses import JSONResponse, Response
 from relaybox.errors import V1Error, bad_request
 from relaybox.exchange.identity import Caller, Identity
 from relaybox.exchange.management import Management
+from relaybox.exchange.signed import SignedRequest
 from relaybox.wire import v1
 
 MAX_JSON_BODY = 1024 * 1024
@@ -28,11 +29,43 @@ def management(request: Request) -> Management:
 
 async def caller(request: Request) -> Caller:
     """401 / 429 first, before anything else about the request is looked at; then the query
-    values' length rule (400)."""
-    found = await identity(request).authenticate(request.headers.get("authorization"))
+    values' length rule (400). A token (JWT), or an HMAC-signed request (RCWS, Date+digest)."""
+    who = identity(request)
+    authorization = request.headers.get("authorization")
+    if authorization is not None and signed_scheme(request):
+        signed = SignedRequest(
+            method=request.method,
+            path=request.scope.get("raw_path", request.url.path.encode()).decode("latin-1").split("?", 1)[0],
+            query=request.scope.get("query_string", b"").decode("latin-1"),
+            headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.scope["headers"]],
+            body=await _signed_body(request, who.settings.v1_max_bytes + MAX_JSON_BODY),
+        )
+        found = await who.authenticate_signed(authorization, signed)
+    else:
+        found = await who.authenticate(authorization)
     for name in request.query_params:
         v1.query_value(request.query_params, name)
     return found
+
+
+def signed_scheme(request: Request) -> bool:
+    """Whether the request's Authorization names an HMAC scheme (its errors are problem+json)."""
+    found: bool = identity(request).hmac.names(request.headers.get("authorization"))
+    return found
+
+
+async def _signed_body(request: Request, most: int) -> bytes:
+    """The whole body (a signature covers it); kept by Starlette for the handler to read again."""
+    declared = v1.decimal(request.headers.get("content-length"))
+    if declared is not None and declared > most:
+        raise V1Error(413, f"Request body is larger than {most} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > most:
+            raise V1Error(413, f"Request body is larger than {most} bytes")
+    request._body = bytes(body)  # Starlette's cache: request.stream() replays it
+    return request._body
 
 
 def q(request: Request, name: str) -> str | None:

@@ -96,3 +96,19 @@ def partner(p: PartnerRecord) -> dict[str, Any]:
 
 def station(s: StationRecord, email: str) -> dict[str, Any]:
     return {"id": s.id, "as2Identifier": s.route, "name": s.name or s.route, "comments": s.comments, "email": email}
+
+
+def fanout(result: dict[str, Any]) -> dict[str, Any]:
+    """A fan-out's answer in the management API's camelCase."""
+    recipients = []
+    for r in result["recipients"]:
+        entry = {("contactIds" if k == "contact_ids" else k): v for k, v in r.items()}
+        recipients.append(entry)
+    return {
+        "to": result["to"],
+        "messageId": result["message_id"],
+        "accepted": result["accepted"],
+        "queued": result["queued"],
+        "rejected": result["rejected"],
+        "recipients": recipients,
+    }

@@ -10,8 +10,10 @@ from relaybox.api.upload import receive_files
 from relaybox.api.v1 import entities
 from relaybox.api.v1.common import caller, generic, json_body, management, q
 from relaybox.errors import V1Error, bad_request, not_found
+from relaybox.exchange.identity import Caller
 from relaybox.store.base import Payload
 from relaybox.store.views import KINDS
+from relaybox.wire import headers as h
 from relaybox.wire import v1
 from relaybox.wire.files import content_disposition
 
@@ -29,6 +31,9 @@ async def send(request: Request) -> Response:
     who = await caller(request)
     ex = management(request)
     station = v1.route_param("station id", request.path_params["kind"])
+    list_id = h.list_id(request.path_params["id"])
+    if list_id is not None:
+        return await _send_list(request, who, station, list_id)
     partner_route = v1.route_param("partner id", request.path_params["id"])
     partner_type = v1.parse_choice("partnerType", q(request, "partnerType"), v1.PARTNER_TYPES, "Production")
     raw_subject = q(request, "subject")
@@ -53,6 +58,28 @@ async def send(request: Request) -> Response:
     return generic(
         "Successfully added a new outbound entry", 202, headers={"Link": f"{base}/v1/message/sent/{stored.link}"}
     )
+
+
+async def _send_list(request: Request, who: Caller, station: str, list_id: int) -> Response:
+    """``POST /v1/message/{station}/list:<id>``: a copy to every contact's route."""
+    ex = management(request)
+    subject = v1.subject_value(q(request, "subject"))
+    is_multipart = request.headers.get("content-type", "").lower().startswith("multipart/")
+    if not is_multipart and not request.headers.get("name"):
+        raise bad_request("Missing Name header")
+    await ex.check_list(who, station, list_id)
+    s = ex.settings
+    try:
+        files = await receive_files(request, ex.store.new_blob, s.v1_max_files, s.v1_max_bytes)
+    except ClientDisconnect:
+        return Response(status_code=400)
+    try:
+        outcome = await ex.send_list(station, list_id, subject, files)
+    except BaseException:
+        for f in files:
+            await f.blob.discard()
+        raise
+    return JSONResponse({"message": "Successfully added a new outbound entry", **entities.fanout(outcome.result)}, 202)
 
 
 # -- lists and one message --------------------------------------------------------------------

@@ -1,5 +1,5 @@
-"""API keys (RCWS and Date+digest request signing) and the address book (contact lists and
-contacts, for fan-out sends).
+"""API keys (RCWS and Date+digest request signing), the address book (contact lists and
+contacts) and the answers of fan-out sends.
 
 Revision ID: 0005
 Revises: 0004
@@ -17,6 +17,7 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.add_column("messages", sa.Column("fanout", sa.String(32), nullable=True))
     op.create_table(
         "api_keys",
         sa.Column("public_key", sa.String(32), primary_key=True),
@@ -61,8 +62,21 @@ def upgrade() -> None:
         sqlite_autoincrement=True,
     )
     op.create_index("ix_contacts_list", "contacts", ["list_id", "id"])
+    op.create_table(
+        "fanouts",
+        sa.Column("sender", sa.String(129), primary_key=True),
+        sa.Column("message_id", sa.String(128), primary_key=True),
+        sa.Column("target", sa.String(32), nullable=False),
+        sa.Column("md5", sa.String(32), nullable=False),
+        sa.Column("result", sa.Text, nullable=False),
+        sa.Column("created_at", sa.Double, nullable=False),
+        sa.Column("expires_at", sa.Double, nullable=False),
+    )
+    op.create_index("ix_fanouts_expires_at", "fanouts", ["expires_at"])
 
 
 def downgrade() -> None:
-    for table in ("contacts", "contact_lists", "api_keys"):
+    for table in ("fanouts", "contacts", "contact_lists", "api_keys"):
         op.drop_table(table)
+    with op.batch_alter_table("messages") as batch:
+        batch.drop_column("fanout")

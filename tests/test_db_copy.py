@@ -98,6 +98,14 @@ def test_copy_keeps_the_management_api(tmp_path: Path) -> None:
         key = http.get("/v1/receipt-key").json()
         queued = http.post(f"/v1/message/{bravo}/{alpha}", headers={**auth, "Name": "q.txt"}, content=b"waits")
         assert queued.status_code == 202
+        api_key = http.post("/v1/apikeys", headers=auth, json={"name": "erp"}).json()
+        made = http.post("/v1/lists/Buyers", headers=auth).json()
+        list_id = int(made["message"].rsplit(" ", 1)[1])
+        contact = http.post(
+            f"/v1/contacts.json/{list_id}/contacts/",
+            headers=auth,
+            json={"email_address": "b@example.com", "route": bravo},
+        ).json()
         hook = http.post(
             "/v1/webhooks",
             headers=auth,
@@ -129,5 +137,14 @@ def test_copy_keeps_the_management_api(tmp_path: Path) -> None:
                 # Webhook endpoints move with their ids and secrets (receivers keep verifying).
                 moved = http.get(f"/v1/webhooks/{hook['id']}", headers=auth).json()
                 assert moved == {k: v for k, v in hook.items() if k != "secret"}
+                # API keys, and lists and contacts under their ids (clients address list:<id>).
+                keys = http.get("/v1/apikeys", headers=auth).json()["records"]
+                assert [k["publicKey"] for k in keys] == [api_key["publicKey"]]
+                assert http.get(f"/v1/lists.json?id={list_id}", headers=auth).json() == {str(list_id): "Buyers"}
+                got = http.get(f"/v1/contacts.json/{list_id}/contact/{contact['id']}", headers=auth).json()
+                assert got == {str(contact["id"]): "b@example.com"}
+                # New lists get new ids after the copied ones (PostgreSQL's sequence moved on).
+                newer = http.post("/v1/lists/Later", headers=auth).json()
+                assert int(newer["message"].rsplit(" ", 1)[1]) > list_id
         finally:
             new.stop()

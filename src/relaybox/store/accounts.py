@@ -6,13 +6,24 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from relaybox.store.addressbook import drop_account_lists
 from relaybox.store.base import AccountRecord, Conflict, StationRecord
-from relaybox.store.db import Db, Runner
-from relaybox.store.schema import account_stations, accounts, api_keys, partners, reads, server_keys, stations, webhooks
+from relaybox.store.db import AlchemyDb, Db, Runner
+from relaybox.store.schema import (
+    account_stations,
+    accounts,
+    api_keys,
+    contact_lists,
+    contacts,
+    partners,
+    reads,
+    server_keys,
+    stations,
+    webhooks,
+)
 
 _BY_ID = select(accounts).where(accounts.c.id == bindparam("id"))
 
@@ -216,6 +227,9 @@ class Directory:
     partners: list[tuple[Any, ...]]  # partners row without id
     keys: list[tuple[Any, ...]]  # (name, value, created_at)
     webhooks: list[tuple[Any, ...]] = field(default_factory=list)  # webhooks rows (ids are ULIDs: kept)
+    api_keys: list[tuple[Any, ...]] = field(default_factory=list)  # (email, *api_keys row without account_id)
+    lists: list[tuple[Any, ...]] = field(default_factory=list)  # (id, email, name, created_at)
+    contacts: list[tuple[Any, ...]] = field(default_factory=list)  # contacts rows (ids kept: clients use them)
 
 
 async def export_directory(q: Runner) -> Directory:
@@ -234,6 +248,21 @@ async def export_directory(q: Runner) -> Directory:
             partners=[tuple(r[1:]) for r in db.all(select(partners).order_by(partners.c.id))],
             keys=[tuple(r) for r in db.all(select(server_keys))],
             webhooks=[tuple(r) for r in db.all(select(webhooks).order_by(webhooks.c.created_at))],
+            api_keys=[
+                (r[-1], *(v for c, v in zip(api_keys.columns, r[:-1], strict=True) if c.name != "account_id"))
+                for r in db.all(
+                    select(api_keys, accounts.c.email).join(accounts, accounts.c.id == api_keys.c.account_id)
+                )
+            ],
+            lists=[
+                tuple(r)
+                for r in db.all(
+                    select(contact_lists.c.id, accounts.c.email, contact_lists.c.name, contact_lists.c.created_at)
+                    .join(accounts, accounts.c.id == contact_lists.c.account_id)
+                    .order_by(contact_lists.c.id)
+                )
+            ],
+            contacts=[tuple(r) for r in db.all(select(contacts).order_by(contacts.c.id))],
         )
 
     return await q(read, write=False)
@@ -290,6 +319,45 @@ async def import_directory(q: Runner, d: Directory) -> int:
             if values["id"] not in have:
                 db.run(insert(webhooks).values(**values))
                 added += 1
+        added += _import_book(db, d)
         return added
 
     return await q(write, write=True)
+
+
+def _import_book(db: Db, d: Directory) -> int:
+    """API keys (by public key) and the address book, keeping list and contact ids (they are
+    in clients' hands: ``list:7``, ``contact/42``); a list whose id is taken here is skipped
+    with its contacts."""
+    account_ids = {r[1]: r[0] for r in db.all(select(accounts.c.id, accounts.c.email))}
+    added = 0
+    have = {r[0] for r in db.all(select(api_keys.c.public_key))}
+    names = [c.name for c in api_keys.columns if c.name != "account_id"]
+    for email, *row in d.api_keys:
+        values = dict(zip(names, row, strict=True))
+        if values["public_key"] not in have and email in account_ids:
+            db.run(insert(api_keys).values(account_id=account_ids[email], **values))
+            added += 1
+    taken = {r[0] for r in db.all(select(contact_lists.c.id))}
+    copied: set[int] = set()
+    for list_id, email, name, created in d.lists:
+        if list_id not in taken and email in account_ids:
+            db.run(
+                insert(contact_lists).values(id=list_id, account_id=account_ids[email], name=name, created_at=created)
+            )
+            copied.add(list_id)
+            added += 1
+    columns = [c.name for c in contacts.columns]
+    rows = [dict(zip(columns, r, strict=True)) for r in d.contacts]
+    rows = [r for r in rows if r["list_id"] in copied]
+    db.run_many(insert(contacts), rows)
+    added += len(rows)
+    if isinstance(db, AlchemyDb) and db.conn.dialect.name == "postgresql":
+        # Ids given explicitly do not move PostgreSQL's sequences (SQLite's AUTOINCREMENT follows).
+        for table in ("contact_lists", "contacts"):
+            db.first(
+                text(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), (SELECT COALESCE(MAX(id), 1) FROM {table}))"
+                )
+            )
+    return added

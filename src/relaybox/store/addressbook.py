@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import bindparam, delete, func, insert, select, update
 
 from relaybox.store.base import Conflict
-from relaybox.store.db import AlchemyDb, Db, Runner
+from relaybox.store.db import Db, Runner
 from relaybox.store.schema import accounts, contact_lists, contacts
 
 EXPORT_BATCH = 1000
@@ -219,14 +219,7 @@ class AddressBookStore:
             if not _lock_list(db, list_id):
                 return None
             values = [{**r, "list_id": list_id, "created_at": now, "updated_at": now} for r in rows]
-            if isinstance(db, AlchemyDb):
-                # One executemany: SQLAlchemy sends it as multi-row INSERTs ("insertmanyvalues").
-                db.conn.execute(_INSERT_CONTACT, values)
-            else:
-                # SQLite: one prepared statement per row on the raw connection costs microseconds;
-                # a multi-row VALUES statement would be compiled anew for every batch (no cache key).
-                for v in values:
-                    db.run(_INSERT_CONTACT, v)
+            db.run_many(_INSERT_CONTACT, values)  # one executemany on both drivers
             return len(rows)
 
         return await self._q(add, write=True)

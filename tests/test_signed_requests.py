@@ -213,3 +213,48 @@ def test_keys_are_rate_limited_per_key(server_factory: Any) -> None:
     user = KeyUser(srv)
     codes = [user.rcws("GET", "/v1/station", stamp=now_iso(i / 1000)).status_code for i in range(5)]
     assert codes[:3] == [200, 200, 200] and codes[3:] == [429, 429]
+
+
+def test_signed_sends_cover_the_body(user: KeyUser) -> None:
+    """A /v1 send signed both ways: the body is read once for the signature and again by the
+    send (Date+digest: its MD5; RCWS: posted_data_md5)."""
+    srv = user.srv
+    r = HTTP.post(
+        f"{srv.url}/v1/partner",
+        headers={"Authorization": user.token},
+        json={"stationAS2Id": user.station, "as2Identifier": user.station},
+    )
+    assert r.status_code == 201, r.text
+    path = f"/v1/message/{user.station}/{user.station}"
+    target = path.replace("@", "%40")
+    data = b"<invoice id='9'/>"
+    date = now_iso()
+    sig = digest_sign(user.private, "POST", target, date, data, "application/xml")
+    headers = {
+        "Authorization": f"relaybox_api {user.public}:{sig}",
+        "Date": date,
+        "Content-Type": "application/xml",
+        "Name": "a.xml",
+    }
+    r = HTTP.post(srv.url + target, headers=headers, content=data)
+    assert r.status_code == 202, r.text
+    tampered = HTTP.post(srv.url + target, headers={**headers, "Date": now_iso(1)}, content=data + b" ")
+    problem(tampered, 401, "invalid-signature")
+    md5 = hashlib.md5(data).hexdigest()
+    stamp = now_iso()
+    s = f'POST::{target}::{{"posted_data_md5":"{md5}"}}::{stamp}'.lower()
+    rsig = hmac.new(user.private.encode(), s.encode(), hashlib.sha256).hexdigest()
+    r = HTTP.post(
+        srv.url + target,
+        headers={
+            "Authorization": f"RCWS {user.public}:{rsig}",
+            "request-timestamp": stamp,
+            "Content-Type": "application/xml",
+            "Name": "b.xml",
+        },
+        content=data,
+    )
+    assert r.status_code == 202, r.text
+    received = HTTP.get(f"{srv.url}/v1/message/received", headers={"Authorization": user.token}).json()
+    names = sorted(m["attachments"][0]["name"] for m in received["records"])
+    assert names == ["a.xml", "b.xml"]

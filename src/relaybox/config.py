@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from relaybox.wire import push
@@ -81,6 +81,10 @@ class Settings(BaseSettings):
     v1_batch_max_bytes: int = Field(DEFAULT_V1_MAX_BYTES, ge=1, description="attachment bytes per batch download")
     v1_default_expiry: int = Field(DEFAULT_V1_DEFAULT_EXPIRY, ge=1, description="expiry of /v1 sends, seconds")
     public_url: str | None = Field(None, description="base URL of Link headers (default: the request's)")
+    # -- TLS straight from the server, and the audit log (docs/reliability.md) --
+    tls_cert: Path | None = Field(None, description="PEM certificate (chain): serve HTTPS without a proxy")
+    tls_key: Path | None = Field(None, description="PEM private key of tls_cert")
+    audit_log: Path | None = Field(None, description="JSON-lines file of authentication failures (else the log)")
     # -- HMAC request signing for /v1 (docs/request-signing.md) --
     hmac_providers: str = Field(
         "relaybox_api=sha256,gotom_app_api=sha1", description="Date+digest provider words and their hashes"
@@ -101,6 +105,12 @@ class Settings(BaseSettings):
     outbox_enabled: bool = Field(True, description="run the delivery workers on this node")
     outbox_concurrency: int = Field(16, ge=1, description="attempts in flight per node")
     outbox_poll: float = Field(1.0, gt=0, description="seconds between looks for due deliveries")
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> Settings:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("tls_cert and tls_key go together")
+        return self
 
     @field_validator("webhook_retry_schedule")
     @classmethod

@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.routing import Route
 
-from relaybox.api import errors, messages, openapi, v1
+from relaybox.api import audit, errors, messages, openapi, v1
 from relaybox.api.edge import EdgeMiddleware
 from relaybox.config import Settings
 from relaybox.errors import RelayboxError, V1Error
@@ -56,6 +56,7 @@ def _exit_with_parent() -> None:
 
 def create_app(settings: Settings, store: Store | None = None) -> Starlette:
     store = store or make_store(settings)
+    audit.configure(settings.audit_log)
     hub = make_hub(settings)
     receipts = Receipts(store)
     exchange = Exchange(store, hub, settings, receipts)

@@ -11,10 +11,12 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from relaybox.api import audit
 from relaybox.errors import ErrorCode, RelayboxError, V1Error
 from relaybox.wire import headers as h
 
 V1_PREFIX = "/v1/"
+_AUTH_CODES = {ErrorCode.INVALID_KEY.code, ErrorCode.TIMESTAMP_SKEW.code, ErrorCode.KEY_REPLAYED.code}
 
 
 def is_v1(path: str) -> bool:
@@ -35,6 +37,9 @@ def v1_response(status: int, message: str, retry_after: int | None = None) -> Re
 
 async def v1_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, V1Error)
+    if exc.status == 401:
+        who = audit.claimed_key(request.headers.get("authorization"))
+        audit.auth_failure(request, api="/v1", reason=exc.problem or exc.message, code=401, who=who)
     if wants_problem(request):
         return problem_response(request, exc)
     return v1_response(exc.status, exc.message, exc.retry_after)
@@ -70,6 +75,9 @@ def problem_response(request: Request, exc: V1Error) -> Response:
 
 async def relaybox_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RelayboxError)
+    if exc.code in _AUTH_CODES:
+        who = request.headers.get(h.REQUEST_FROM)
+        audit.auth_failure(request, api="/1", reason=exc.detail, code=exc.code, who=who)
     if is_v1(request.url.path):
         return await v1_error(request, V1Error(exc.http_status, exc.detail, retry_after=exc.retry_after))
     return error_response(exc)

@@ -39,11 +39,13 @@ def run_server(settings: Any, *, demo: bool) -> None:
             await _demo_routes(store, settings)
 
     run_with_store(settings, preflight)
+    _check_tls(settings)
     _check_port(settings.host, settings.port)
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     where = settings.database_url.split("@")[-1] if settings.database_url else str(settings.data_dir.resolve())
     workers = f", {settings.workers} workers" if settings.workers > 1 else ""
-    click.echo(f"relaybox serving on http://{settings.host}:{settings.port} (store: {where}{workers})", err=True)
+    scheme = "https" if settings.tls_cert else "http"
+    click.echo(f"relaybox serving on {scheme}://{settings.host}:{settings.port} (store: {where}{workers})", err=True)
     options: dict[str, Any] = dict(
         host=settings.host,
         port=settings.port,
@@ -54,6 +56,8 @@ def run_server(settings: Any, *, demo: bool) -> None:
         timeout_graceful_shutdown=2,
         server_header=False,
     )
+    if settings.tls_cert is not None:
+        options.update(ssl_certfile=str(settings.tls_cert), ssl_keyfile=str(settings.tls_key))
     try:
         if settings.workers > 1:
             # Workers are separate processes: hand them the resolved settings through the
@@ -66,6 +70,19 @@ def run_server(settings: Any, *, demo: bool) -> None:
             uvicorn.run(create_app(settings), **options)
     except OSError as exc:
         click.echo(f"error: cannot serve on {settings.host}:{settings.port}: {exc.strerror}", err=True)
+        sys.exit(1)
+
+
+def _check_tls(settings: Any) -> None:
+    """A certificate or key that does not load is a clear refusal before binding."""
+    if settings.tls_cert is None:
+        return
+    import ssl
+
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(settings.tls_cert, settings.tls_key)
+    except (OSError, ssl.SSLError) as exc:
+        click.echo(f"error: cannot use --tls-cert/--tls-key: {exc}", err=True)
         sys.exit(1)
 
 

@@ -36,13 +36,42 @@ def cli() -> None:
 @click.option(
     "--workers", envvar="RELAYBOX_WORKERS", type=int, default=None, help="Server processes [default: number of cores]"
 )
+@click.option(
+    "--tls-cert",
+    envvar="RELAYBOX_TLS_CERT",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Serve HTTPS: PEM certificate (chain).",
+)
+@click.option(
+    "--tls-key",
+    envvar="RELAYBOX_TLS_KEY",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="PEM private key of --tls-cert.",
+)
 def serve(
-    host: str | None, port: int | None, data_dir: Path | None, database_url: str | None, demo: bool, workers: int | None
+    host: str | None,
+    port: int | None,
+    data_dir: Path | None,
+    database_url: str | None,
+    demo: bool,
+    workers: int | None,
+    tls_cert: Path | None,
+    tls_key: Path | None,
 ) -> None:
     """Serve the route API (/1) and the management API (/v1)."""
     from relaybox.cli._serve import run_server
 
-    settings = settings_from(host=host, port=port, data_dir=data_dir, database_url=database_url, workers=workers)
+    settings = settings_from(
+        host=host,
+        port=port,
+        data_dir=data_dir,
+        database_url=database_url,
+        workers=workers,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+    )
     run_server(settings, demo=demo)
 
 

@@ -81,6 +81,12 @@ class Settings(BaseSettings):
     v1_batch_max_bytes: int = Field(DEFAULT_V1_MAX_BYTES, ge=1, description="attachment bytes per batch download")
     v1_default_expiry: int = Field(DEFAULT_V1_DEFAULT_EXPIRY, ge=1, description="expiry of /v1 sends, seconds")
     public_url: str | None = Field(None, description="base URL of Link headers (default: the request's)")
+    # -- per-route limits (0 = none) --
+    route_quota_messages: int = Field(0, ge=0, description="unexpired messages a mailbox may hold; 0 = no limit")
+    route_quota_bytes: int = Field(0, ge=0, description="bytes a mailbox may hold; 0 = no limit")
+    waiters_per_route: int = Field(
+        100, ge=1, description="wait-next-message calls a route may hold at once, per process"
+    )
     # -- TLS straight from the server, and the audit log (docs/reliability.md) --
     tls_cert: Path | None = Field(None, description="PEM certificate (chain): serve HTTPS without a proxy")
     tls_key: Path | None = Field(None, description="PEM private key of tls_cert")

@@ -33,6 +33,7 @@ class ErrorCode(enum.Enum):
     BAD_EXPIRY = (205, 400, "Message expiry is out of range")
     BAD_PRIORITY = (206, 400, "Unsupported message priority")
     NO_DATA_PART = (207, 400, "No data file part in the multipart body")
+    MAILBOX_FULL = (208, 507, "Recipient mailbox is full")
     MESSAGE_NOT_FOUND = (301, 404, "Message not found")
     MESSAGE_EXPIRED = (302, 410, "Message expired")
     NO_NEWER_MESSAGE = (303, 404, "No newer message")

@@ -42,6 +42,7 @@ class Exchange:
         # Waiters wake as soon as the store makes a message visible (and again, harmlessly,
         # after its send returns, for stores that do not say).
         store.on_commit(hub.notify)
+        self._waiting: dict[str, int] = {}  # wait-next-message calls held, per route
         self.auth = Authenticator(
             store,
             window=settings.timestamp_window,
@@ -78,6 +79,7 @@ class Exchange:
             partner = await self.store.partners.resolved(sender, req.to)
             if partner is None or partner.uri is None:
                 raise RelayboxError(ErrorCode.RECIPIENT_NOT_FOUND)
+        await self._check_quota(req.to, 0)
         # A receiver that paused this sender (/v1 partner setting) is refused at commit, in the
         # send's own transaction (one query there resolves both sides' partner records).
         for old in await self.store.find_sent(sender, req.message_id, self.clock()):
@@ -88,6 +90,7 @@ class Exchange:
         """Commit a received payload as a message; the caller discards ``blob`` on error."""
         if blob.md5 != req.md5:
             raise RelayboxError(ErrorCode.MD5_MISMATCH)
+        await self._check_quota(req.to, blob.size)
         now = self.clock()
         new = NewMessage(
             recipient=req.to,
@@ -103,6 +106,16 @@ class Exchange:
         if outcome.created:
             self.hub.notify(req.to)
         return outcome
+
+    async def _check_quota(self, recipient: str, size: int) -> None:
+        """507 code 208 when the recipient's mailbox is at its quota (messages or bytes). A soft
+        limit: concurrent sends may pass it by what they carry."""
+        most_messages, most_bytes = self.settings.route_quota_messages, self.settings.route_quota_bytes
+        if not (most_messages or most_bytes):
+            return
+        count, used = await self.store.mailbox_usage(recipient, self.clock())
+        if (most_messages and count + 1 > most_messages) or (most_bytes and used + size > most_bytes):
+            raise RelayboxError(ErrorCode.MAILBOX_FULL)
 
     async def check_list(self, sender: str, list_id: int) -> None:
         """A fan-out's list must belong to an account that has the sending route as a station;
@@ -160,6 +173,17 @@ class Exchange:
         """The next message after ``link``, waiting up to ``timeout`` s for one; None on timeout."""
         after = await self._cursor(route, link)
         deadline = time.monotonic() + timeout
+        if self._waiting.get(route, 0) >= self.settings.waiters_per_route:
+            raise RelayboxError(ErrorCode.RATE_LIMITED, "Too many waiting requests for this route", retry_after=1)
+        self._waiting[route] = self._waiting.get(route, 0) + 1
+        try:
+            return await self._wait(route, after, deadline)
+        finally:
+            self._waiting[route] -= 1
+            if not self._waiting[route]:
+                del self._waiting[route]
+
+    async def _wait(self, route: str, after: int, deadline: float) -> MessageRecord | None:
         # Subscribe before reading so a commit between the read and the wait still wakes us.
         with self.hub.subscribe(route) as sub:
             record = await self.store.next_message(route, after, self.clock())

@@ -314,6 +314,10 @@ class Store(Protocol):
         """One message to every member route of a list (``relaybox.store.fanout``)."""
         ...
 
+    async def mailbox_usage(self, recipient: str, now: float) -> tuple[int, int]:
+        """(messages, bytes) in the route's mailbox, unexpired."""
+        ...
+
     async def list_messages(self, recipient: str, now: float) -> list[MessageRecord]: ...
 
     async def get_message(self, recipient: str, link: str) -> MessageRecord | None:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from typing import Any, TypeVar
 
-from sqlalchemy import bindparam, delete, exists, false, insert, literal_column, select, text, update
+from sqlalchemy import bindparam, delete, exists, false, func, insert, literal_column, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.sql import Executable
@@ -86,6 +86,12 @@ _LIST = (
         *_IN_MAILBOX,
     )
     .order_by(messages.c.seq)
+)
+_USAGE = select(func.count(), func.sum(messages.c.size)).where(
+    messages.c.recipient == bindparam("recipient"),
+    messages.c.expires_at > bindparam("now"),
+    messages.c.payload_id.is_not(None),
+    *_IN_MAILBOX,
 )
 _GET = select(messages).where(
     messages.c.link == bindparam("link"), messages.c.recipient == bindparam("recipient"), *_IN_MAILBOX
@@ -378,6 +384,11 @@ class SqlStore:
             for b, _, _ in blobs:
                 await b.discard()
         return outcome
+
+    async def mailbox_usage(self, recipient: str, now: float) -> tuple[int, int]:
+        """(messages, bytes) in the route's mailbox, unexpired (for the storage quota)."""
+        row = await self._q(lambda db: db.first(_USAGE, {"recipient": recipient, "now": now}), write=False)
+        return (int(row[0]), int(row[1] or 0)) if row else (0, 0)
 
     async def list_messages(self, recipient: str, now: float) -> list[MessageRecord]:
         rows = await self._q(lambda db: db.all(_LIST, {"recipient": recipient, "now": now}), write=False)

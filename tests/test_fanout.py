@@ -196,3 +196,25 @@ def test_a_ten_thousand_member_list(server: ServerProcess) -> None:
     assert (result["accepted"], result["rejected"]) == (10_000, 0)
     assert server.payload_count() == before + 1
     print(f"\nfan-out to 10,000 routes ({server.backend}): {took:.2f} s, {10_000 / took:,.0f} copies/s")
+
+
+def test_a_paused_partner_holds_its_copy_as_a_direct_send_would(shared_server: ServerProcess) -> None:
+    book = Book(shared_server)
+    (a, a_secret), (b, _b_secret) = shared_server.new_route("a"), shared_server.new_route("b")
+    r = HTTP.post(
+        f"{shared_server.url}/v1/partner",
+        headers=book.auth,
+        json={"stationAS2Id": book.station, "as2Identifier": a, "pauseOutgoing": True},
+    )
+    assert r.status_code == 201, r.text
+    lid = book.new_list()
+    book.contact(lid, a)
+    book.contact(lid, b)
+    result = book.send(f"list:{lid}", b"held").json()
+    assert {x["route"]: x["status"] for x in result["recipients"]} == {a: "queued", b: "accepted"}
+    assert mailbox(shared_server, a, a_secret) == []
+    pid = r.json()["partnerId"]
+    HTTP.put(
+        f"{shared_server.url}/v1/partner/{pid}", headers=book.auth, json={"pauseOutgoing": False}
+    ).raise_for_status()
+    assert [m["message_id"] for m in mailbox(shared_server, a, a_secret)] == [result["message_id"]]

@@ -12,7 +12,7 @@ PKG = Path(__file__).resolve().parent.parent / "src" / "relaybox"
 ALLOWED: dict[str, set[str]] = {
     "errors": set(),
     "types": set(),
-    "config": {"errors", "wire"},
+    "config": {"errors", "wire", "auth"},
     "wire": {"errors", "wire"},
     "auth": {"errors", "wire", "auth"},
     "store": {"errors", "wire", "auth", "config", "store"},

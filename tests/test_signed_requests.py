@@ -258,3 +258,29 @@ def test_signed_sends_cover_the_body(user: KeyUser) -> None:
     received = HTTP.get(f"{srv.url}/v1/message/received", headers={"Authorization": user.token}).json()
     names = sorted(m["attachments"][0]["name"] for m in received["records"])
     assert names == ["a.xml", "b.xml"]
+
+
+def test_missing_and_unknown_schemes(shared_server: ServerProcess) -> None:
+    url = f"{shared_server.url}/v1/station"
+    r = HTTP.get(url)
+    assert r.status_code == 401 and r.json() == {"message": "Missing or invalid token"}  # the seed's form
+    problem(HTTP.get(url, headers={"Accept": PROBLEM}), 401, "auth-required")
+    r = HTTP.get(url, headers={"Authorization": "Basic dXNlcjpwYXNz"})
+    assert r.status_code == 401 and r.json() == {"message": "Unsupported authentication scheme"}
+    problem(
+        HTTP.get(url, headers={"Authorization": "Basic dXNlcjpwYXNz", "Accept": PROBLEM}), 401, "unsupported-scheme"
+    )
+
+
+def test_bad_provider_settings_are_a_clear_refusal(tmp_path: Any) -> None:
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "relaybox", "serve", "--data-dir", str(tmp_path)],
+        env={**__import__("os").environ, "RELAYBOX_HMAC_PROVIDERS": "RCWS=sha256"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2 and "invalid settings: hmac_providers" in proc.stderr and "Traceback" not in proc.stderr

@@ -11,6 +11,7 @@ from pathlib import Path
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from relaybox.auth import hmac_request
 from relaybox.wire import push
 from relaybox.wire.push import DEFAULT_SCHEDULE as DEFAULT_RETRY_SCHEDULE
 
@@ -117,6 +118,12 @@ class Settings(BaseSettings):
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ValueError("tls_cert and tls_key go together")
         return self
+
+    @field_validator("hmac_providers")
+    @classmethod
+    def _providers(cls, value: str) -> str:
+        hmac_request.parse_providers(value)
+        return value
 
     @field_validator("webhook_retry_schedule")
     @classmethod

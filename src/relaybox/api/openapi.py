@@ -1,9 +1,11 @@
 """The OpenAPI 3.1 document of the management API ``/v1`` and the route API ``/1``, and the
 handlers of ``/openapi.json``, ``/docs`` (Swagger UI) and ``/redoc``.
 
-The contracts are ``management-api.md`` and ``route-api.md``; parameter names follow the AS2
-Gateway seed (``{as2_station_id}``, ``{as2_message_id}``, ``pageOffset`` ...). The document is
-built once by small helpers and cached; callers get a copy.
+The contracts are ``management-api.md``, ``route-api.md``, ``webhooks.md`` and
+``request-signing.md`` (API keys, the RCWS and Date+digest schemes, problem+json errors, the
+address book and fan-out); parameter names follow the seeds (``{as2_station_id}``,
+``{as2_message_id}``, ``pageOffset`` ..., and Migomail's ``pagesize``/``offset``). The document
+is built once by small helpers and cached; callers get a copy.
 """
 
 from __future__ import annotations
@@ -18,7 +20,11 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from relaybox import __version__
+from relaybox.api.v1.addressbook import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from relaybox.auth.hmac_request import PROBLEM_PREFIX, PROBLEMS
+from relaybox.exchange.identity import MAX_KEY_DAYS
 from relaybox.webhooks.signature import SECRET_MAX_BYTES, SECRET_MIN_BYTES
+from relaybox.wire.contacts import FIELD_LENGTHS, FIELDS, MAX_LIST_NAME
 from relaybox.wire.endpoints import DEFAULT_TIMEOUT, MAX_DESCRIPTION, MAX_URL
 from relaybox.wire.events import EVENT_TYPES, PING
 from relaybox.wire.push import MAX_CUSTOM_HEADERS, RESERVED_HEADERS
@@ -32,6 +38,10 @@ OPENAPI_VERSION = "3.1.0"
 TAG_V1 = "management (/v1)"
 TAG_ROUTE = "route API (/1)"
 TAG_EVENTS = "webhook events (sent by relaybox)"
+TAG_BOOK = "address book (/v1)"
+# Every secured /v1 operation takes any of the three: a token, or an HMAC-signed request.
+V1_SECURITY: list[dict[str, list[str]]] = [{"token": []}, {"rcws": []}, {"dateDigest": []}]
+PROBLEM_MEDIA = "application/problem+json"
 
 _SCHEMAS = "#/components/schemas/"
 _PARAMS = "#/components/parameters/"
@@ -49,6 +59,10 @@ _WEBHOOK_ID = f"^wh_{_ULID}$"
 _EVENT_ID = f"^evt_{_ULID}$"
 _DELIVERY_ID = f"^dlv_{_ULID}$"
 _EVENT_TIME = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z$"
+_LIST_ADDRESS = r"^list:[1-9][0-9]{0,17}$"
+_PUBLIC_KEY = r"^rbk_[0-9a-f]{24}$"
+_PRIVATE_KEY = r"^rbs_[A-Za-z0-9_-]{43}$"
+_REQUEST_ID = "^[0-9]{14}-[0-9a-f]{16}$"
 _DELIVERY_LISTS = ["queued", "sent", "failed"]
 _DELIVERY_TYPES = ["queued", "stopped", "sent", "failed"]
 _ATTEMPT_ERROR = (
@@ -69,17 +83,33 @@ def _secret_pattern() -> str:
 _DESCRIPTION = """\
 relaybox is a self-hosted message gateway with two HTTP APIs on one store.
 
-**Management API (`/v1`)**, modelled on the AS2 Gateway REST API v1. Get a token from
-`POST /v1/authorize` and send it as `Authorization: <token>` (no scheme; `Bearer <token>` also
-works). Every error body is `{"message": TEXT}`; validation failures are 400, never 422. With
-several faults the first of 401, 429, 400 (path, query, headers), 403, 404, body faults (400, 413),
-409 wins. Query booleans are `true`/`false`/`1`/`0`, enumerations are case-insensitive, unknown
-parameters are ignored and a value over 1024 characters is 400. A route in a path may be written
-with `@` or `%40`. JSON request bodies are at most 1 MiB (413). Timestamps are Unix milliseconds.
-Rate limit: 50 requests per 10 s per token (per username on `/v1/authorize`); a refused request
-gets 429 with `Retry-After`. A 403 means a station is not one of the caller's (unknown stations look
-the same); a 404 means the message, partner, webhook endpoint or delivery is unknown or not visible
-(they look the same).
+**Management API (`/v1`)**, modelled on the AS2 Gateway REST API v1. Authenticate every call in
+one of three ways: a token from `POST /v1/authorize`, sent as `Authorization: <token>` (no scheme;
+`Bearer <token>` also works); or a request signed with an API key (`/v1/apikeys`, `relaybox apikey
+create`) by the **RCWS** scheme (`Authorization: RCWS <public key>:<hex HMAC-SHA256>`, Migomail's) or
+the **Date+digest** scheme (`Authorization: relaybox_api <public key>:<base64 HMAC>` plus a `Date`
+header, goTom's). A key acts as its account. See the `rcws` and `dateDigest` security schemes.
+
+Every error body is `{"message": TEXT}`, except that an HMAC-signed request, or one that sends
+`Accept: application/problem+json`, gets an RFC 9457 `application/problem+json` body (`Problem`:
+`type`, `title`, `status`, `detail`, `request_id`, and `message` = `detail`); the authentication
+failures of signed requests have their own `type` (see any 401). Validation failures are 400, never
+422. With several faults the first of 401, 429, 400 (path, query, headers), 403, 404, body faults
+(400, 413), 409 wins. Query booleans are `true`/`false`/`1`/`0`, enumerations are
+case-insensitive, unknown parameters are ignored and a value over 1024 characters is 400. A route
+in a path may be written with `@` or `%40`. JSON request bodies are at most 1 MiB (413).
+Timestamps are Unix milliseconds. Rate limit: 50 requests per 10 s per token or API key (per
+username on `/v1/authorize`); a refused request gets 429 with `Retry-After`. A 403 means a station
+is not one of the caller's (unknown stations look the same); a 404 means the message, partner,
+webhook endpoint, delivery, API key, contact list or contact is unknown or not visible (they look
+the same).
+
+**Address book** (Migomail's List and Contact Management paths and answers): contact lists at
+`/v1/lists.json` and their contacts at `/v1/contacts.json/{list_id}/...`. A contact's `route`
+makes it a recipient of a **fan-out**: send to `list:<id>` as the partner of
+`POST /v1/message/{as2_station_id}/{as2_partner_id}` or as `message-to` of `/1/send-message`, and
+every distinct contact route gets its own copy of one stored payload; the answer lists each
+recipient's outcome.
 
 **Webhooks.** Stations register endpoints at `/v1/webhooks`; relaybox then POSTs signed events to
 them (`message.received`, `message.status`, and `ping` on demand), described under `webhooks`:
@@ -177,7 +207,9 @@ def _message(description: str, example: str | None = None) -> Json:
 # Default texts of the error responses of /v1; each operation names the statuses that apply.
 _V1_ERRORS: dict[int, str] = {
     400: "Invalid path, query or header value (e.g. a query value over 1024 characters)",
-    401: "No valid token: missing, malformed, expired, revoked by a password change, or its account was removed",
+    401: "Not authenticated. Token: missing, malformed, expired, revoked by a password change, or its account was "
+    "removed (`Missing or invalid token`). HMAC-signed request: a `Problem` whose `type` names the failure "
+    "(`urn:relaybox:problem:<slug>`, listed under `Problem`); `WWW-Authenticate` then names the accepted schemes",
     403: "A station named in the request is not one of the caller's (unknown stations look the same)",
     404: "Not found, or not visible to the caller",
     409: "Conflict",
@@ -188,11 +220,46 @@ _V1_ERRORS: dict[int, str] = {
 _V1_EXAMPLES: dict[int, str] = {429: "Rate limit exceeded"}
 
 
-def _error(status: int, text: str, example: str | None = None) -> Json:
-    """A /v1 error response: a Generic Response, plus ``Retry-After`` on 429."""
-    headers = {"Retry-After": _header_ref("RetryAfter")} if status == 429 else None
+def _problem_types() -> str:
+    """The ``type`` values of the signed requests' authentication failures, as Markdown."""
+    rows = "; ".join(f"`{slug}` ({title})" for slug, (_status, title) in PROBLEMS.items())
+    return (
+        f"`{PROBLEM_PREFIX}<slug>` names an authentication failure of a signed request (always 401): "
+        + rows
+        + ". `invalid-signature` adds `expected_string`. Today a request without `Authorization`, or with a scheme "
+        "word the server does not know, is answered as a token request (`Missing or invalid token`, `about:blank`) "
+        "rather than with `auth-required` / `unsupported-scheme`. Every other error is `about:blank` with the HTTP "
+        "status phrase as `title`."
+    )
+
+
+_PROBLEM_401_EXAMPLE = {
+    "type": f"{PROBLEM_PREFIX}invalid-signature",
+    "title": "Invalid signature",
+    "status": 401,
+    "detail": "The RCWS signature does not match the request.",
+    "request_id": "20261125170203-4c1d9a7e0b3f2a65",
+    "message": "The RCWS signature does not match the request.",
+    "expected_string": 'get::/v1/lists.json/::{"posted_data":"[]"}',
+}
+
+
+def _error(status: int, text: str, example: str | None = None, *, signed: bool = False) -> Json:
+    """A /v1 error response: a Generic Response, or a Problem for HMAC-signed requests and
+    clients that prefer one; ``Retry-After`` on 429, ``WWW-Authenticate`` on 401. ``signed``:
+    the operation takes signed requests (its 401 shows a signed request's problem)."""
+    headers: Json = {}
+    if status == 429:
+        headers["Retry-After"] = _header_ref("RetryAfter")
+    if status == 401:
+        headers["WWW-Authenticate"] = _header_ref("WWWAuthenticate")
     sample = example or _V1_EXAMPLES.get(status)
-    return _response(text, _json(_ref("GenericResponse"), {"message": sample} if sample else None), headers)
+    content = _json(_ref("GenericResponse"), {"message": sample} if sample else None)
+    problem: Json = {"schema": _ref("Problem")}
+    if status == 401 and signed:
+        problem["example"] = _PROBLEM_401_EXAMPLE
+    content[PROBLEM_MEDIA] = problem
+    return _response(text, content, headers or None)
 
 
 def _op(
@@ -222,11 +289,11 @@ def _op(
     for status in sorted(all_errors):
         spec = all_errors[status]
         if isinstance(spec, tuple):
-            responses[str(status)] = _error(status, spec[0], spec[1])
+            responses[str(status)] = _error(status, spec[0], spec[1], signed=secured)
         else:
-            responses[str(status)] = _error(status, spec or _V1_ERRORS[status])
+            responses[str(status)] = _error(status, spec or _V1_ERRORS[status], signed=secured)
     operation["responses"] = responses
-    operation["security"] = [{"token": []}] if secured else []
+    operation["security"] = copy.deepcopy(V1_SECURITY) if secured else []
     return operation
 
 
@@ -285,14 +352,26 @@ def _send() -> Json:
     }
     return _op(
         "sendMessage",
-        "Send (enqueue) a message from a station to one of its partners",
+        "Send (enqueue) a message from a station to one of its partners, or to every contact of a list",
         description="Answers 202 only once payload and metadata are durably committed. A local, unpaused partner "
         "gets the message in the same commit (state `sent`); a partner with `pauseOutgoing` leaves it `queued`; "
         "to a partner with a `uri` it stays `queued` until a push (per the partner's `transport`) succeeds. Every "
-        "POST is a new message. `Link` resolves at once for a delivered message.",
+        "POST is a new message. `Link` resolves at once for a delivered message.\n\n"
+        "**Fan-out**: with `list:<id>` (a list of the caller's account, id from `GET /v1/lists.json`) as "
+        "`as2_partner_id`, the payload is stored once and every distinct contact route gets its own copy, each "
+        "treated as a direct send from the station to that route (partner record, receipt request, "
+        "`pauseIncoming`, push to a `uri` partner). Members are read at send time; a route in several contacts "
+        "gets one copy. Contacts that cannot receive are rejected in the answer, not fatal; when none can, the "
+        "answer is 404 and nothing is stored. The 202 body is then a `FanoutResult` (no `Link` header); "
+        "`partnerType` and `profile` are ignored and an absent `subject` means none.",
         params=[
             _param_ref("as2_station_id"),
-            _param("as2_partner_id", "path", _ref("Route"), "AS2 identifier (route) of the partner to send to"),
+            _param(
+                "as2_partner_id",
+                "path",
+                {"anyOf": [_ref("Route"), _ref("ListAddress")]},
+                "AS2 identifier (route) of the partner to send to, or `list:<id>` for a fan-out to a contact list",
+            ),
             _param(
                 "partnerType", "query", _ref("PartnerTypeQuery"), "Which partner record to use (default production)"
             ),
@@ -300,7 +379,7 @@ def _send() -> Json:
                 "subject",
                 "query",
                 _ref("Subject"),
-                "Message subject; empty = none; absent = the partner's `messageSubject`, if any",
+                "Message subject; empty = none; absent = the partner's `messageSubject`, if any (none for a fan-out)",
             ),
             _param("profile", "query", {"type": "string"}, "Accepted and ignored (there are no submission profiles)"),
             _param(
@@ -314,26 +393,36 @@ def _send() -> Json:
         body=body,
         ok={
             202: _response(
-                "Accepted and committed",
-                _json(_ref("GenericResponse"), {"message": "Successfully added a new outbound entry"}),
+                "Accepted and committed: a Generic Response; for a fan-out (`list:<id>`) a `FanoutResult`, which has "
+                "the same `message`",
+                {
+                    "application/json": {
+                        "schema": {"anyOf": [_ref("GenericResponse"), _ref("FanoutResult")]},
+                        "example": {"message": "Successfully added a new outbound entry"},
+                    }
+                },
                 {
                     "Link": _header(
-                        "Absolute URL of the message: `<base>/v1/message/sent/{id}`",
+                        "Direct sends only: absolute URL of the message, `<base>/v1/message/sent/{id}`",
                         {"type": "string", "format": "uri"},
+                        required=False,
                     )
                 },
             )
         },
         errors={
             400: (
-                "Bad path route or query value, missing or empty `Name` header, bad file name, no `file` part, a part "
-                "without filename or with another name, duplicate filenames, or several files to a partner with a "
-                "`uri` (a push carries one file)",
+                "Bad path route, list address or query value, missing or empty `Name` header, bad file name, no "
+                "`file` part, a part without filename or with another name, duplicate filenames, or several files to "
+                "a partner with a `uri` (a push carries one file; in a fan-out that recipient is rejected instead)",
                 "Missing Name header",
             ),
             403: "The station is not one of the caller's",
-            404: "No partner (station, as2_partner_id, partnerType), or a local partner's route is gone",
-            409: "The receiver's partner record for this station has `pauseIncoming`",
+            404: "No partner (station, as2_partner_id, partnerType), or a local partner's route is gone. Fan-out: the "
+            "list is unknown or another account's (`List <id> not found`), or no contact of it can receive the message "
+            "(`No contact of the list can receive the message`; nothing is stored)",
+            409: "The receiver's partner record for this station has `pauseIncoming` (in a fan-out that recipient is "
+            "rejected instead)",
             413: "More than 10 files or more than 10 MiB in total (a larger declared Content-Length is refused unread)",
         },
     )
@@ -848,6 +937,251 @@ def _delivery_ops() -> Json:
     return paths
 
 
+def _apikey_ops() -> Json:
+    """``/v1/apikeys``: the caller's own API keys for HMAC request signing."""
+    collection = {
+        "get": _op(
+            "listApiKeys",
+            "List the caller's API keys",
+            description="Oldest first, with their state; never a private key. Past the end: 200 with empty `records`.",
+            params=[_param_ref("pageOffset"), _param_ref("pageLength")],
+            ok={200: _response("A page of API keys", _json(_ref("ApiKeyPage")))},
+            errors={400: "A bad `pageOffset` or `pageLength`, or a query value over 1024 characters"},
+        ),
+        "post": _op(
+            "createApiKey",
+            "Create an API key of the caller's account",
+            description="A key pair for the RCWS and Date+digest schemes: the public key names the key in "
+            "`Authorization`, the private key is the HMAC key. The answer is the only place the private key ever "
+            "shows: store it. The key acts as the account (same stations) and is rate-limited per key. The same as "
+            "`relaybox apikey create EMAIL` on the server.",
+            body=_json_body(
+                _ref("ApiKeyInput"),
+                "The key's settings; `{}` for a key with no name, no expiry and an optional timestamp",
+                {"name": "erp-prod", "expiresDays": 365, "requireTimestamp": True},
+            ),
+            ok={201: _response("Created: the key pair", _json(_ref("ApiKeyWithSecret")))},
+            errors={
+                400: (
+                    "The body is not JSON or not an object, `name` is not a string of at most 128 characters without "
+                    f"control characters, `expiresDays` is not an integer 1..{MAX_KEY_DAYS} or null, or "
+                    "`requireTimestamp` is not a boolean",
+                    f"expiry: 1..{MAX_KEY_DAYS} days",
+                ),
+                413: None,
+            },
+        ),
+    }
+    revoke = _op(
+        "revokeApiKey",
+        "Revoke one of the caller's API keys",
+        description="Requests signed with it are refused (401 `key-revoked`) from the next request on. A revoked key "
+        "stays listed with `state` `revoked`.",
+        params=[_param("publicKey", "path", {"type": "string"}, "The key's public key (`rbk_` + 24 hex digits)")],
+        ok={200: _message("Revoked", "Revoked API key <publicKey>")},
+        errors={404: ("Unknown, already revoked, or another account's key", "API key <publicKey> not found")},
+    )
+    return {"/v1/apikeys": collection, "/v1/apikeys/{publicKey}": {"delete": revoke}}
+
+
+_SLASH = " Served with and without a trailing slash (the seed writes both)."
+_LIST_NOT_FOUND = ("Unknown list, or another account's (they look the same)", "List <list_id> not found")
+_CONTACT_NOT_FOUND = (
+    "The list is unknown or another account's (`List <list_id> not found`), or the contact is not in it",
+    "Contact <contact_id> not found",
+)
+
+
+def _book(op_id: str, summary: str, **kw: Any) -> Json:
+    """An address book operation (Migomail's paths and answers)."""
+    op = _op(op_id, summary, tag=TAG_BOOK, **kw)
+    op["description"] = op.get("description", "") + _SLASH
+    return op
+
+
+def _coded(status: int, description: str, example: str, **extra: Any) -> Json:
+    """A ``{"code", "message"}`` answer; its HTTP status is ``code``."""
+    return _response(description, _json(_ref("CodedResponse"), {"code": status, "message": example, **extra}))
+
+
+def _addressbook_ops() -> Json:
+    """The address book: contact lists (``/v1/lists.json``) and contacts (``/v1/contacts.json``)."""
+    list_id = _param_ref("list_id")
+    contact_id = _param_ref("contact_id")
+    full = _param(
+        "full",
+        "query",
+        {"type": "boolean", "default": False},
+        "Answer each contact as a whole `Contact` instead of its e-mail address",
+    )
+    list_ops = {
+        "get": _book(
+            "getLists",
+            "List the caller's contact lists, or get one",
+            description='A map of list id (ascending) to list name: `{"1":"List 1","2":"List 2"}`; with '
+            "`id`, that list only. Ids are server-wide (also the `<id>` of `list:<id>`).",
+            params=[
+                _param("id", "query", {"type": "integer", "minimum": 1}, "One list's id; absent: every list"),
+            ],
+            ok={200: _response("Lists by id", _json(_ref("ListMap"), {"1": "List 1", "2": "List 2"}))},
+            errors={400: "`id` is not a decimal integer", 404: _LIST_NOT_FOUND},
+        ),
+        "post": _book(
+            "renameList",
+            "Rename a contact list",
+            description="Both values in the query, as the seed sends them (`+` is a space). Answers 201, as the seed.",
+            params=[
+                _param("id", "query", {"type": "integer", "minimum": 1}, "The list's id", required=True),
+                _param(
+                    "name",
+                    "query",
+                    _ref("ListName"),
+                    "The new name (form-encoded: `Renamed+1` is `Renamed 1`)",
+                    required=True,
+                ),
+            ],
+            ok={201: _coded(201, "Renamed", "List renamed to Renamed 1")},
+            errors={
+                400: "`id` missing or not a decimal integer, or `name` missing, empty, over 128 characters or with "
+                "control characters",
+                404: _LIST_NOT_FOUND,
+                409: ("The account already has a list of that name", "A list named <name> already exists"),
+            },
+        ),
+    }
+    create = _book(
+        "createList",
+        "Create a contact list",
+        description="The name is the rest of the path, form-decoded from the raw path: `List+3` and `List%203` are "
+        "`List 3`, `%2B` is `+`, `%2F` is `/`; a trailing `/` is not part of it. Names are unique per account. The "
+        "answer adds `id` to the seed's.",
+        params=[
+            _param(
+                "name",
+                "path",
+                {"type": "string", "minLength": 1},
+                "The list's name, form-encoded: 1-128 characters (decoded, UTF-8) without control characters",
+            )
+        ],
+        ok={201: _coded(201, "Created", "List List 3 created with list-id 3", id=3)},
+        errors={
+            400: "The decoded name is empty, over 128 characters, has control characters or is not UTF-8",
+            409: ("The account already has a list of that name", "A list named <name> already exists"),
+        },
+    )
+    delete_list = _book(
+        "deleteList",
+        "Delete a contact list and its contacts",
+        description="Messages already sent to the list are not affected.",
+        params=[list_id],
+        ok={200: _coded(200, "Deleted", "List removed")},
+        errors={400: "`list_id` is not a decimal integer", 404: _LIST_NOT_FOUND},
+    )
+    contacts = {
+        "get": _book(
+            "listContacts",
+            "List a list's contacts, a page at a time",
+            description="A map of contact id (ascending) to e-mail address, or to the whole `Contact` with `full`. "
+            "`offset` counts rows, not pages; a page shorter than `pagesize` is the last one. Past the end: `{}`.",
+            params=[
+                list_id,
+                _param(
+                    "pagesize",
+                    "query",
+                    {"type": "integer", "minimum": 1, "maximum": MAX_PAGE_SIZE, "default": DEFAULT_PAGE_SIZE},
+                    "Contacts per page",
+                ),
+                _param("offset", "query", {"type": "integer", "minimum": 0, "default": 0}, "0-based row offset"),
+                full,
+            ],
+            ok={
+                200: _response(
+                    "Contacts by id",
+                    _json(_ref("ContactMap"), {"3": "ann@example.com", "4": "bob@example.com"}),
+                )
+            },
+            errors={400: "A bad `list_id`, `pagesize`, `offset` or `full`", 404: _LIST_NOT_FOUND},
+        ),
+        "post": _book(
+            "addContact",
+            "Add a contact to a list",
+            description="`email_address` is required; absent fields are empty (`route`: none). A contact with a `route` "
+            "receives the list's fan-out sends. The same e-mail or route may appear in several contacts. The answer "
+            "adds `id` to the seed's.",
+            params=[list_id],
+            body=_json_body(
+                _ref("ContactInput"),
+                "The contact (the seed's fields plus `route`; other keys are ignored)",
+                {"email_address": "ann@example.com", "first_name": "Ann", "route": "ann@gw01"},
+            ),
+            ok={201: _coded(201, "Added", "Contact added", id=7)},
+            errors={
+                400: (
+                    "A bad `list_id`; the body is not JSON or not an object; a field is not a string, too long, has "
+                    "control characters; `email_address` missing or not an e-mail address; `route` not a route. "
+                    "The message names every faulty field",
+                    "Invalid contact: email_address is required",
+                ),
+                404: _LIST_NOT_FOUND,
+                413: None,
+            },
+        ),
+    }
+    get_contact = {
+        "get": _book(
+            "getContact",
+            "Get one contact",
+            description='`{"<id>": "<email>"}`, or `{"<id>": Contact}` with `full`.',
+            params=[list_id, contact_id, full],
+            ok={200: _response("The contact", _json(_ref("ContactMap"), {"2": "ann@example.com"}))},
+            errors={400: "A bad `list_id`, `contact_id` or `full`", 404: _CONTACT_NOT_FOUND},
+        )
+    }
+    contact = {
+        "get": _book(
+            "getContactByContactsPath",
+            "Get one contact (the same as `.../contact/{contact_id}`)",
+            description="An alias of `GET /v1/contacts.json/{list_id}/contact/{contact_id}` on the path that edits and "
+            "deletes the contact.",
+            params=[list_id, contact_id, full],
+            ok={200: _response("The contact", _json(_ref("ContactMap"), {"2": "ann@example.com"}))},
+            errors={400: "A bad `list_id`, `contact_id` or `full`", 404: _CONTACT_NOT_FOUND},
+        ),
+        "post": _book(
+            "updateContact",
+            "Edit a contact (partial: present fields replace, absent ones stay)",
+            description="`email_address` can be changed, not cleared; `route` `null` or empty removes the route.",
+            params=[list_id, contact_id],
+            body=_json_body(_ref("ContactInput"), "The fields to change", {"first_name": "Zoë", "route": "zoe@gw01"}),
+            ok={200: _coded(200, "Updated", "Contact updated")},
+            errors={
+                400: (
+                    "A bad `list_id` or `contact_id`, or a bad field (as on add)",
+                    "Invalid contact: email_address is required",
+                ),
+                404: _CONTACT_NOT_FOUND,
+                413: None,
+            },
+        ),
+        "delete": _book(
+            "deleteContact",
+            "Delete a contact",
+            description="The answer is a bare JSON string, as the seed's.",
+            params=[list_id, contact_id],
+            ok={200: _response("Deleted", _json({"type": "string", "const": "Contact removed"}, "Contact removed"))},
+            errors={400: "A bad `list_id` or `contact_id`", 404: _CONTACT_NOT_FOUND},
+        ),
+    }
+    return {
+        "/v1/lists.json": list_ops,
+        "/v1/lists.json/{list_id}": {"delete": delete_list},
+        "/v1/lists/{name}": {"post": create},
+        "/v1/contacts.json/{list_id}/contacts/": contacts,
+        "/v1/contacts.json/{list_id}/contact/{contact_id}": get_contact,
+        "/v1/contacts.json/{list_id}/contacts/{contact_id}": contact,
+    }
+
+
 def _v1_paths() -> Json:
     partners, partner = _partner_ops()
     paths: Json = {
@@ -901,6 +1235,8 @@ def _v1_paths() -> Json:
             errors={},
         )
     }
+    paths.update(_apikey_ops())
+    paths.update(_addressbook_ops())
     paths.update(_webhook_ops())
     paths.update(_delivery_ops())
     return paths
@@ -973,7 +1309,13 @@ def _route_paths() -> Json:
         "A message link (`[A-Za-z0-9._~-]`); `0` means from the start on get-next/wait-next",
     )
     send_headers = [
-        _param("message-to", "header", {"type": "string"}, "The recipient route", required=True),
+        _param(
+            "message-to",
+            "header",
+            {"anyOf": [_ref("Route"), _ref("ListAddress")]},
+            "The recipient route, or `list:<id>` for a fan-out to a contact list (signed as MESSAGE_TO as written)",
+            required=True,
+        ),
         _param(
             "message-id",
             "header",
@@ -1002,9 +1344,15 @@ def _route_paths() -> Json:
         "/1/send-message": {
             "post": _route_op(
                 "routeSendMessage",
-                "Send a message (one file) to a route",
+                "Send a message (one file) to a route, or to every contact of a list",
                 description="`request-key = hex(sha512(TIMESTAMP + ROUTE + MESSAGE_TO + MESSAGE_ID + MESSAGE_MD5 + "
-                "KEY_SECRET))`. Idempotent: the same sender, message-id and md5 again returns the same link.",
+                "KEY_SECRET))`. Idempotent: the same sender, message-id and md5 again returns the same link.\n\n"
+                "**Fan-out**: `message-to: list:<id>` names a contact list of an account that has the sending route "
+                "as a station. The payload is stored once and every distinct contact route gets its own copy, as if "
+                "sent to it directly; contacts that cannot receive are rejected in the answer, not fatal. The 200 "
+                "answer then has a JSON body (`RouteFanoutResult`) and no `message-link`. Idempotent as a direct "
+                "send: the same sender, message-id and md5 to the same list answers the stored result again (even "
+                "if the list changed) and delivers nothing new.",
                 params=send_headers,
                 body={
                     "required": True,
@@ -1012,16 +1360,26 @@ def _route_paths() -> Json:
                 },
                 ok={
                     200: _response(
-                        "Committed; empty body",
-                        None,
-                        {"message-link": _header("The message's link", {"type": "string", "pattern": _LINK_PATTERN})},
+                        "Committed. A direct send: empty body and `message-link`. A fan-out: the per-recipient "
+                        "result as JSON, no `message-link`",
+                        _json(_ref("RouteFanoutResult")),
+                        {
+                            "message-link": _header(
+                                "Direct sends only: the message's link",
+                                {"type": "string", "pattern": _LINK_PATTERN},
+                                required=False,
+                            )
+                        },
                     )
                 },
                 errors={
-                    400: "code 100: header missing or malformed; 202: message-md5 does not match; 205: "
-                    "message-expires-after out of range; 206: unsupported priority; 207: no `data` part",
-                    404: "code 201: message recipient cannot be found",
-                    409: "code 204: message-id already used by this sender for different content",
+                    400: "code 100: header missing or malformed (also a `message-to` that is neither a route nor "
+                    "`list:<id>`); 202: message-md5 does not match; 205: message-expires-after out of range; 206: "
+                    "unsupported priority; 207: no `data` part",
+                    404: "code 201: message recipient cannot be found; for a list: unknown, not of an account of the "
+                    "sending route, or no contact of it can receive the message (nothing is stored)",
+                    409: "code 204: message-id already used by this sender for different content (or another "
+                    "recipient)",
                     413: "code 203: message too large (default 10 MiB)",
                 },
             )
@@ -1511,8 +1869,282 @@ def _schemas() -> Json:
             ["link", "received_date", "expiration_date"],
             "A `/1/list-messages` entry",
         ),
+        **_signing_schemas(),
+        **_addressbook_schemas(),
         **_webhook_schemas(),
     }
+
+
+def _signing_schemas() -> Json:
+    """API keys (camelCase, Unix ms) and the RFC 9457 problem body."""
+    key_fields: Json = {
+        "publicKey": _s("`rbk_` + 24 lowercase hex digits: names the key in `Authorization`", pattern=_PUBLIC_KEY),
+        "account": _s("The owning account's email", format="email"),
+        "name": _s("What the key is for (may be empty)", maxLength=128, pattern=_NO_CONTROL_CHARS),
+        "createdTimestamp": _ms("Creation time"),
+        "expiryTimestamp": {
+            "type": ["integer", "null"],
+            "format": "int64",
+            "description": "When the key stops working (Unix milliseconds): creation + `expiresDays` x 86400 s; null: "
+            "never",
+        },
+        "requireTimestamp": _bool("RCWS requests with this key must send `request-timestamp`"),
+    }
+    listed: Json = {
+        **key_fields,
+        "lastUsedTimestamp": {
+            "type": ["integer", "null"],
+            "format": "int64",
+            "description": "Last accepted request (Unix milliseconds), recorded at most once a minute; a key never "
+            "used shows its creation time",
+        },
+        "state": _s("`active`, `expired` (past its expiry) or `revoked`", enum=["active", "expired", "revoked"]),
+    }
+    created: Json = {
+        "publicKey": key_fields["publicKey"],
+        "privateKey": _s(
+            "`rbs_` + 43 base64url characters: the HMAC key (its text as UTF-8, prefix included). Shown only in this "
+            "answer",
+            pattern=_PRIVATE_KEY,
+        ),
+        **{k: v for k, v in key_fields.items() if k != "publicKey"},
+    }
+    problem_types = ["about:blank", *(PROBLEM_PREFIX + slug for slug in PROBLEMS)]
+    return {
+        "ApiKeyInput": _obj(
+            {
+                "name": _s(
+                    "What the key is for: at most 128 characters without control characters (default empty)",
+                    maxLength=128,
+                    pattern=_NO_CONTROL_CHARS,
+                ),
+                "expiresDays": {
+                    "type": ["integer", "null"],
+                    "minimum": 1,
+                    "maximum": MAX_KEY_DAYS,
+                    "description": "Days until the key expires; absent or null: never",
+                },
+                "requireTimestamp": _bool(
+                    "Refuse RCWS requests with this key that do not send `request-timestamp` (default false)"
+                ),
+            },
+            None,
+            "A key to create; unknown fields are ignored",
+        ),
+        "ApiKey": _obj(listed, list(listed), "An API key as listed: never its private key"),
+        "ApiKeyWithSecret": _obj(created, list(created), "A new API key with its private key, shown this once"),
+        "ApiKeyPage": _obj(
+            {"totalRecords": _int("Number of keys"), "records": {"type": "array", "items": _ref("ApiKey")}},
+            ["totalRecords", "records"],
+            "A page of API keys",
+        ),
+        "Problem": _obj(
+            {
+                "type": _s(_problem_types(), enum=problem_types),
+                "title": _s("The failure's title, or the HTTP status phrase (`about:blank`)"),
+                "status": _int("The HTTP status", minimum=400, maximum=599),
+                "detail": _s("What went wrong: the message a token client gets as `message`"),
+                "request_id": _s("The `request-id` header's value", pattern=_REQUEST_ID),
+                "message": _s("The same as `detail`, so readers of the Generic Response keep working"),
+                "expected_string": _s(
+                    "`invalid-signature` only: the string the server signed (RCWS `S` or Date+digest `D`), to compare "
+                    "with yours; never the key"
+                ),
+            },
+            ["type", "title", "status", "detail", "request_id", "message"],
+            "An RFC 9457 problem (`application/problem+json`): every /v1 error of an HMAC-signed request, and of any "
+            "request that sends `Accept: application/problem+json`",
+            examples=[_PROBLEM_401_EXAMPLE],
+        ),
+    }
+
+
+def _addressbook_schemas() -> Json:
+    """Contact lists and contacts (the Migomail seed's snake_case), and the fan-out answers."""
+    ids = {"pattern": "^[1-9][0-9]*$"}
+    contact_text = {
+        name: _s(f"At most {most} characters", maxLength=most)
+        for name, most in FIELD_LENGTHS.items()
+        if name != "route"
+    }
+    route_field = {
+        "anyOf": [_ref("Route"), {"type": "null"}],
+        "description": "The relaybox route the contact is reached at by fan-out sends (`list:<id>`); null: none",
+    }
+    contact = _obj(
+        {
+            "id": _int("The contact's id (server-wide)", minimum=1),
+            "list_id": _int("Its list", minimum=1),
+            **contact_text,
+            "email_address": _s("The contact's e-mail address", maxLength=FIELD_LENGTHS["email_address"]),
+            "route": route_field,
+            "created_timestamp": _ms("Creation time"),
+            "updated_timestamp": _ms("Last change"),
+        },
+        None,
+        "A whole contact (`?full=true`): every field present, empty strings where unset",
+    )
+    contact["required"] = list(contact["properties"])
+    assert set(contact["required"]) == {"id", "list_id", *FIELDS, "created_timestamp", "updated_timestamp"}
+    input_fields: Json = {
+        name: {
+            "type": ["string", "number"],
+            "maxLength": most,
+            "description": f"At most {most} characters after trimming, no control characters (a number is kept as "
+            "its text)",
+        }
+        for name, most in FIELD_LENGTHS.items()
+        if name != "route"
+    }
+    input_fields["email_address"] = {
+        "type": "string",
+        "maxLength": FIELD_LENGTHS["email_address"],
+        "description": "Required on add; an e-mail address (ASCII, one `@`, a domain with a dot), case kept",
+    }
+    input_fields["route"] = {
+        "anyOf": [_ref("Route"), {"type": "string", "const": ""}, {"type": "null"}],
+        "description": "`local@domain`, or empty/null for none. Whether the route exists is decided at send time",
+    }
+
+    def fanout(camel: bool) -> tuple[Json, Json]:
+        contact_ids = "contactIds" if camel else "contact_ids"
+        recipient = _obj(
+            {
+                "route": {
+                    "anyOf": [_ref("Route"), {"type": "null"}],
+                    "description": "A distinct contact route; null for the contacts without one",
+                },
+                contact_ids: {
+                    "type": "array",
+                    "items": {"type": "integer", "minimum": 1},
+                    "minItems": 1,
+                    "description": "The contacts with this route, ascending",
+                },
+                "status": _s(
+                    "`accepted`: a copy is in the route's mailbox; `queued`: a copy waits for a push to a remote "
+                    "partner (a partner with a `uri`); `rejected`: no copy (see `code` and `reason`)",
+                    enum=["accepted", "queued", "rejected"],
+                ),
+                "link": _s(
+                    "accepted/queued only: the copy's link (its `as2MessageId` in `/v1`)", pattern=_LINK_PATTERN
+                ),
+                "code": {
+                    "type": ["integer", "null"],
+                    "description": "rejected only: the route-API code (201: no such route, no route, or the receiver "
+                    "paused the station), or null where none fits (several files to a remote partner)",
+                },
+                "reason": _s("rejected only: why, e.g. `Message recipient cannot be found`, `Contact has no route`"),
+            },
+            ["route", contact_ids, "status"],
+            "One recipient of a fan-out",
+            allOf=[
+                {
+                    "if": {"properties": {"status": {"const": "rejected"}}},
+                    "then": {"required": ["code", "reason"]},
+                    "else": {"required": ["link"]},
+                }
+            ],
+        )
+        count = {"type": "integer", "minimum": 0}
+        props: Json = {
+            "to": _s("The list address as sent", pattern=_LIST_ADDRESS),
+            ("messageId" if camel else "message_id"): _s(
+                "The message id every copy carries (`/v1`: a new id per POST; `/1`: the `message-id` header)"
+            ),
+            "accepted": {**count, "description": "Recipients with status `accepted`"},
+            "queued": {**count, "description": "Recipients with status `queued`"},
+            "rejected": {**count, "description": "Recipients with status `rejected`"},
+            "recipients": {
+                "type": "array",
+                "items": _ref("FanoutRecipient" if camel else "RouteFanoutRecipient"),
+                "description": "Sorted by route, the contacts without a route last",
+            },
+        }
+        if camel:
+            props = {"message": _s("`Successfully added a new outbound entry`"), **props}
+        result = _obj(props, list(props))
+        return result, recipient
+
+    v1_result, v1_recipient = fanout(camel=True)
+    route_result, route_recipient = fanout(camel=False)
+    v1_result["description"] = "The 202 answer of a `/v1` fan-out: a Generic Response plus the per-recipient result"
+    v1_result["examples"] = [_V1_FANOUT_EXAMPLE]
+    route_result["description"] = "The 200 body of a `/1/send-message` to `list:<id>`"
+    route_result["examples"] = [_ROUTE_FANOUT_EXAMPLE]
+    return {
+        "ListAddress": _s("`list:<id>`: every contact of a contact list (fan-out)", pattern=_LIST_ADDRESS),
+        "ListName": _s(
+            f"1-{MAX_LIST_NAME} characters without control characters, unique per account",
+            minLength=1,
+            maxLength=MAX_LIST_NAME,
+            pattern=_NO_CONTROL_CHARS,
+        ),
+        "ListMap": {
+            "type": "object",
+            "description": "List id (decimal, ascending) -> list name",
+            "propertyNames": ids,
+            "additionalProperties": _ref("ListName"),
+        },
+        "CodedResponse": _obj(
+            {
+                "code": _int("The HTTP status of the answer"),
+                "message": {"type": "string"},
+                "id": _int("Create answers only: the new list's or contact's id", minimum=1),
+            },
+            ["code", "message"],
+            'The seed\'s acknowledgement `{"code", "message"}`; relaybox adds `id` to create answers',
+        ),
+        "Contact": contact,
+        "ContactInput": _obj(
+            input_fields,
+            None,
+            "A contact to add or the fields to change: the seed's fields plus `route`. Other keys (`id`, "
+            "`posted_data`, ...) are ignored; values are trimmed",
+        ),
+        "ContactMap": {
+            "type": "object",
+            "description": "Contact id (decimal, ascending) -> e-mail address, or -> the whole `Contact` with `full`",
+            "propertyNames": ids,
+            "additionalProperties": {"anyOf": [{"type": "string"}, _ref("Contact")]},
+        },
+        "FanoutResult": v1_result,
+        "FanoutRecipient": v1_recipient,
+        "RouteFanoutResult": route_result,
+        "RouteFanoutRecipient": route_recipient,
+    }
+
+
+_ROUTE_FANOUT_EXAMPLE = {
+    "to": "list:7",
+    "message_id": "12345",
+    "accepted": 1,
+    "queued": 1,
+    "rejected": 2,
+    "recipients": [
+        {"route": "ab12@partner01", "contact_ids": [4], "status": "queued", "link": "1f393c2d-23e3-T95JhiPqLl"},
+        {"route": "ef01@1234abcd", "contact_ids": [3], "status": "accepted", "link": "1f393c2d-23e3-JZ0TstJk39"},
+        {
+            "route": "zz99@nowhere01",
+            "contact_ids": [5, 9],
+            "status": "rejected",
+            "code": 201,
+            "reason": "Message recipient cannot be found",
+        },
+        {"route": None, "contact_ids": [6], "status": "rejected", "code": 201, "reason": "Contact has no route"},
+    ],
+}
+_V1_FANOUT_EXAMPLE = {
+    "message": "Successfully added a new outbound entry",
+    "to": "list:7",
+    "messageId": "uMQIizaD4XM2DMiRyg13EQ",
+    "accepted": 1,
+    "queued": 0,
+    "rejected": 1,
+    "recipients": [
+        {"route": "ef01@1234abcd", "contactIds": [3], "status": "accepted", "link": "vPweAg3kGB8jNL1utny6-Q"},
+        {"route": None, "contactIds": [6], "status": "rejected", "code": 201, "reason": "Contact has no route"},
+    ],
+}
 
 
 def _webhook_schemas() -> Json:
@@ -1871,6 +2503,10 @@ def _parameters() -> Json:
         "stationAS2Id": q("stationAS2Id", _ref("Route"), "The caller's side, exact; another account's station: 403"),
         "as2MessageId": q("as2MessageId", {"type": "string"}, "Exact as2MessageId or messageId"),
         "subject": q("subject", {"type": "string"}, "Case-insensitive substring of the subject"),
+        "list_id": _param(
+            "list_id", "path", {"type": "integer", "minimum": 1}, "A contact list's id (`GET /v1/lists.json`)"
+        ),
+        "contact_id": _param("contact_id", "path", {"type": "integer", "minimum": 1}, "A contact's id in that list"),
         "webhookId": _param("webhookId", "path", {"type": "string"}, "The endpoint's id (`wh_` + ULID)"),
         "deliveryId": _param("deliveryId", "path", {"type": "string"}, "The delivery's id (`dlv_` + ULID)"),
         "webhookIdFilter": q("webhookId", {"type": "string"}, "Only the deliveries of this endpoint"),
@@ -1906,7 +2542,12 @@ def _parameters() -> Json:
 
 def _headers() -> Json:
     return {
-        "RequestId": _header("Request id", {"type": "string", "pattern": "^[0-9]{14}-[0-9a-f]{16}$"}),
+        "RequestId": _header("Request id", {"type": "string", "pattern": _REQUEST_ID}),
+        "WWWAuthenticate": _header(
+            "On a `application/problem+json` 401: the schemes this server takes, `RCWS` and the configured Date+digest "
+            "provider words (default `RCWS, relaybox_api, gotom_app_api`)",
+            required=False,
+        ),
         "RetryAfter": _header("Whole seconds until a request would be accepted", {"type": "integer", "minimum": 1}),
         "RouteError": _header("`code=NNN; message=TEXT`", {"type": "string", "pattern": "^code=[0-9]{3}; message=.*$"}),
         "ContentDisposition": _header("`attachment; filename=...` (RFC 6266, RFC 5987 `filename*` for non-ASCII)"),
@@ -1920,6 +2561,33 @@ def _headers() -> Json:
         "Pay-For-Reply": _header("`0` or `1`", {"type": "integer", "enum": [0, 1]}),
         "Message-Attachment-Count": _header("Number of attachments of the message", {"type": "integer", "minimum": 1}),
     }
+
+
+_RCWS_SCHEME = """\
+An HMAC request signature with an API key (Migomail's RCWS scheme):
+`Authorization: RCWS <public key>:<hex HMAC-SHA256(private key, S)>` (`MMWS` is accepted as an alias).
+
+`S = lower(METHOD + "::" + PATH + ["?" + SORTED_QUERY] + "::" + JSON [+ "::" + request-timestamp])`:
+the path as on the request line; the query's `&`-separated items sorted as bytes, nothing decoded;
+JSON is `{"posted_data":"[]"}` for no data; for a JSON body (`application/json` or `*+json`) the
+body with keys sorted at every depth and no whitespace (ASCII escapes, numbers as written); for any
+other body `{"posted_data_md5":"<hex md5>"}`. `lower` lowercases ASCII A-Z only.
+`request-timestamp` (optional unless the key requires it) must be within the signature window
+(+-300 s, `RELAYBOX_SIGNATURE_WINDOW`) and makes the signature single-use; without it GET/HEAD
+signatures may repeat and others are accepted once per 600 s. Failures are 401
+`application/problem+json`."""
+
+_DIGEST_SCHEME = """\
+An HMAC request signature with an API key (goTom's Date+digest scheme):
+`Authorization: <provider> <public key>:<base64 HMAC(private key, D)>` plus a `Date` header.
+Provider words pick the hash (`RELAYBOX_HMAC_PROVIDERS`, default `relaybox_api` = HMAC-SHA256,
+`gotom_app_api` = HMAC-SHA1).
+
+`D = METHOD + "\\n" + hex MD5 of the body + "\\n" + Content-Type (lowercased) + "\\n" + Date + "\\n" +
+Message-* headers (`name:value`, sorted, one per line; usually empty) + "\\n" + path and query as sent`.
+`Date` (ISO 8601 or the HTTP form) must be within the signature window (+-300 s,
+`RELAYBOX_SIGNATURE_WINDOW`); every signature is accepted once. Failures are 401
+`application/problem+json`."""
 
 
 @functools.lru_cache(maxsize=1)
@@ -1937,6 +2605,11 @@ def _build() -> Json:
                 "name": TAG_V1,
                 "description": "Token-authenticated management API, modelled on the AS2 Gateway REST API v1",
             },
+            {
+                "name": TAG_BOOK,
+                "description": "Contact lists and contacts with Migomail's paths and answers; a list is a fan-out "
+                "address (`list:<id>`)",
+            },
             {"name": TAG_ROUTE, "description": "Signed-request route API, wire-compatible with Go Integrate Me"},
             {
                 "name": TAG_EVENTS,
@@ -1953,7 +2626,19 @@ def _build() -> Json:
                     "name": "Authorization",
                     "description": "The JWT from `POST /v1/authorize`, sent with no scheme (`Authorization: <token>`); "
                     "`Bearer <token>` is accepted too.",
-                }
+                },
+                "rcws": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "Authorization",
+                    "description": _RCWS_SCHEME,
+                },
+                "dateDigest": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "Authorization",
+                    "description": _DIGEST_SCHEME,
+                },
             },
             "schemas": _schemas(),
             "parameters": _parameters(),

@@ -57,6 +57,10 @@ class HmacAuth:
         self.clock = clock
         self.providers = hmac_request.parse_providers(settings.hmac_providers)
 
+    def kind(self, authorization: str | None) -> str:
+        """jwt, rcws, digest, unsupported or missing (request-signing.md, "Which scheme")."""
+        return str(hmac_request.classify(authorization, self.providers).kind)
+
     def names(self, authorization: str | None) -> bool:
         """Whether ``authorization`` names one of the HMAC schemes (not a token)."""
         return hmac_request.classify(authorization, self.providers).kind in ("rcws", "digest")
@@ -97,7 +101,9 @@ class HmacAuth:
 
     async def _once(self, scheme: str, key: ApiKeyRecord, signature: bytes) -> None:
         used = f"{scheme}:{key.public_key}:{signature.hex()}"
-        if not await self.store.use_request_key(used, self.clock() + REPLAY_TTL):
+        # Remembered while the request's time can still pass the window (both sides of it).
+        ttl = max(REPLAY_TTL, 2 * self.settings.signature_window)
+        if not await self.store.use_request_key(used, self.clock() + ttl):
             raise refuse("replay", "This signature was already used.")
 
     async def _rcws(self, authorization: str, request: SignedRequest) -> ApiKeyRecord:

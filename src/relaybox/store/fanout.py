@@ -154,17 +154,18 @@ def fan_out(
         if not remote and back is not None and back.pause_incoming:
             entry.update(status="rejected", code=NOT_FOUND.code, reason=NOT_FOUND.message)
             continue
+        held = remote or (out is not None and out.pause_outgoing)  # a paused partner waits, as a direct send
         copy = replace(
             template,
             link=new_link(),
             recipient=route,
-            state="queued" if remote else "sent",
+            state="queued" if held else "sent",
             sender_type=out.partner_type if out else "Production",
             receiver_type=back.partner_type if back else "Production",
             receipt_requested=out.request_mdn if out else False,
             fanout=target,
         )
-        entry.update(status="queued" if remote else "accepted", link=copy.link)
+        entry.update(status="queued" if held else "accepted", link=copy.link)
         planned.append((entry, copy, out.transport if remote and out else "local"))
     if not planned:
         raise RelayboxError(NOT_FOUND, "No contact of the list can receive the message")
@@ -197,7 +198,7 @@ def fan_out(
     in_mailboxes = []
     for _, copy, delivery in planned:
         items.append(events.status_event(copy, "accepted", delivery=delivery))
-        if delivery == "local":
+        if copy.state == "sent":
             items.append(events.Emit(copy.recipient, RECEIVED, events.received_event(copy)))
             in_mailboxes.append(copy)
             after_insert(db, copy.recipient)

@@ -8,10 +8,10 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from relaybox.errors import V1Error, bad_request
+from relaybox.errors import UNAUTHORIZED, V1Error, bad_request
 from relaybox.exchange.identity import Caller, Identity
 from relaybox.exchange.management import Management
-from relaybox.exchange.signed import SignedRequest
+from relaybox.exchange.signed import SignedRequest, refuse
 from relaybox.wire import v1
 
 MAX_JSON_BODY = 1024 * 1024
@@ -42,6 +42,11 @@ async def caller(request: Request) -> Caller:
         )
         found = await who.authenticate_signed(authorization, signed)
     else:
+        kind = who.hmac.kind(authorization)
+        if kind == "missing":
+            raise refuse("auth-required", UNAUTHORIZED)
+        if kind == "unsupported":
+            raise refuse("unsupported-scheme", "Unsupported authentication scheme")
         found = await who.authenticate(authorization)
     for name in request.query_params:
         v1.query_value(request.query_params, name)
@@ -89,5 +94,5 @@ async def json_body(request: Request) -> Any:
             raise V1Error(413, f"Request body is larger than {MAX_JSON_BODY} bytes")
     try:
         return json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nesting too deep ([[[[...), not a 500
         raise bad_request("Body must be JSON") from None

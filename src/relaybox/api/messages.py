@@ -25,14 +25,25 @@ def _exchange(request: Request) -> Exchange:
     return ex
 
 
+def _authenticate(request: Request, ex: Exchange) -> Awaitable[str]:
+    return ex.auth.authenticate(request.headers, scope=request.scope, path_prefix=ex.settings.path_prefix)
+
+
 async def send_message(request: Request) -> Response:
     ex = _exchange(request)
-    sender = await ex.auth.authenticate(request.headers, send=True)
+    sender, signature = await ex.auth.authenticate_send(
+        request.headers, scope=request.scope, path_prefix=ex.settings.path_prefix
+    )
     req = ex.parse_send(request.headers)
     await ex.check_send(sender, req)
+    if signature is not None:
+        # request-signature covers the raw body: hash it as the multipart parser reads it.
+        request = Request(request.scope, signature.wrap(request.receive))
     blob = ex.store.new_blob()
     try:
         file_name = await receive_data_part(request, blob, ex.settings.max_message_bytes)
+        if signature is not None:
+            signature.verify()  # 401 code 101 before anything is committed
         if h.list_id(req.to) is not None:
             # A fan-out answers who got a copy (additive: a direct send's body stays empty).
             fanned = await ex.send_list(sender, req, blob, file_name)
@@ -49,7 +60,7 @@ async def send_message(request: Request) -> Response:
 
 async def list_messages(request: Request) -> Response:
     ex = _exchange(request)
-    route = await ex.auth.authenticate(request.headers)
+    route = await _authenticate(request, ex)
     return JSONResponse([_list_entry(m) for m in await ex.list(route)])
 
 
@@ -69,7 +80,7 @@ def _list_entry(m: MessageRecord) -> dict[str, object]:
 
 async def get_message(request: Request) -> Response:
     ex = _exchange(request)
-    route = await ex.auth.authenticate(request.headers)
+    route = await _authenticate(request, ex)
     index = h.parse_index(request.query_params.get("index"))
     record = await ex.get(route, request.path_params["link"])
     return await _message_response(ex, record, index)
@@ -77,14 +88,14 @@ async def get_message(request: Request) -> Response:
 
 async def get_next_message(request: Request) -> Response:
     ex = _exchange(request)
-    route = await ex.auth.authenticate(request.headers)
+    route = await _authenticate(request, ex)
     record = await ex.get_next(route, request.path_params["link"])
     return await _message_response(ex, record)
 
 
 async def wait_next_message(request: Request) -> Response:
     ex = _exchange(request)
-    route = await ex.auth.authenticate(request.headers)
+    route = await _authenticate(request, ex)
     timeout = h.parse_timeout(
         request.query_params.get("timeout"), default=ex.settings.wait_timeout, maximum=ex.settings.wait_timeout_max
     )
@@ -97,7 +108,7 @@ async def wait_next_message(request: Request) -> Response:
 async def ping(request: Request) -> Response:
     ex = _exchange(request)
     if ex.auth.has_credentials(request.headers):
-        await ex.auth.authenticate(request.headers)
+        await _authenticate(request, ex)
     await ex.store.ping()
     return PlainTextResponse("ok")
 

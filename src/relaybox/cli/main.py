@@ -83,9 +83,16 @@ def route() -> None:
 @route.command("add")
 @click.argument("name")
 @click.option("--secret", default=None, help="Use this secret instead of a generated one.")
+@click.option(
+    "--require-signature",
+    is_flag=True,
+    help="Refuse this route's calls without a request-signature v2 (see `route require-signature`).",
+)
 @_data_dir
 @_db
-def route_add(name: str, secret: str | None, data_dir: Path | None, database_url: str | None) -> None:
+def route_add(
+    name: str, secret: str | None, require_signature: bool, data_dir: Path | None, database_url: str | None
+) -> None:
     """Create route NAME (local@domain); prints its secret once."""
     _check_route(name)
     if secret is not None and (not secret or len(secret) > 512 or any(ord(c) < 0x20 or ord(c) == 0x7F for c in secret)):
@@ -97,7 +104,7 @@ def route_add(name: str, secret: str | None, data_dir: Path | None, database_url
         from relaybox.store import random_secret
 
         value = secret or random_secret()
-        if not await store.add_route(name, value, time.time()):
+        if not await store.add_route(name, value, time.time(), require_signature=require_signature):
             _fail(f"route {name} already exists")
         click.echo(f"route {name} created")
         if secret is None:
@@ -120,10 +127,12 @@ def route_list(data_dir: Path | None, database_url: str | None) -> None:
         from rich.table import Table
 
         rows = await store.list_routes()
-        table = Table("route", "enabled", "created (UTC)")
+        table = Table("route", "enabled", "created (UTC)", "signature")
         for r in rows:
             created = datetime.fromtimestamp(r.created_at, UTC).strftime("%Y-%m-%d %H:%M:%S")
-            table.add_row(r.route, "yes" if r.enabled else "no", created)
+            table.add_row(
+                r.route, "yes" if r.enabled else "no", created, "required" if r.require_signature else "optional"
+            )
         Console().print(table)
 
     run_with_store(settings_from(data_dir=data_dir, database_url=database_url), work)
@@ -160,6 +169,27 @@ def route_rotate(name: str, data_dir: Path | None, database_url: str | None) -> 
         if not await store.set_secret(name, value):
             _fail(f"no route {name}")
         click.echo(f"secret: {value}")
+
+    run_with_store(settings_from(data_dir=data_dir, database_url=database_url), work)
+
+
+@route.command("require-signature")
+@click.argument("name")
+@click.option("--on/--off", "required", default=True, show_default=True, help="Require it, or make it optional again.")
+@_data_dir
+@_db
+def route_require_signature(name: str, required: bool, data_dir: Path | None, database_url: str | None) -> None:
+    """Make route NAME's calls need a request-signature v2 (--on) or not (--off).
+
+    Without it such calls are refused with 401 code 101 "request-signature required"; the
+    relaybox SDK and CLI send it by default, the vendor's shell recipes do not.
+    """
+    _check_route(name)
+
+    async def work(store: Any) -> None:
+        if not await store.set_require_signature(name, required):
+            _fail(f"no route {name}")
+        click.echo(f"route {name}: request-signature {'required' if required else 'optional'}")
 
     run_with_store(settings_from(data_dir=data_dir, database_url=database_url), work)
 

@@ -31,7 +31,9 @@ _NO_NEWER = 303
 class Client:
     """A route's connection to a relaybox (or Go Integrate Me) route API.
 
-    Every call but :meth:`ping` is signed with the route's secret. Failure answers raise
+    Every call but :meth:`ping` is signed with the route's secret: the request key, and the
+    ``request-signature`` v2 (method, path, query, body) unless ``request_signature=False``
+    (for a server that refuses unknown headers). Failure answers raise
     :class:`relaybox.errors.ApiError` (``.code``, ``.message``, ``.request_id``,
     ``.http_status``); a download whose bytes do not match ``Message-MD5`` raises
     :class:`ChecksumMismatch`. Network failures are not wrapped: ``httpx.ConnectError``,
@@ -57,9 +59,10 @@ class Client:
         secret: str,
         *,
         timeout: float = DEFAULT_TIMEOUT,
+        request_signature: bool = True,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
-        self._auth = RouteAuth(route, secret)
+        self._auth = RouteAuth(route, secret, signature=request_signature)
         self._timeout = httpx.Timeout(timeout)
         self._http = httpx.Client(base_url=url, timeout=self._timeout, transport=transport)
 
@@ -99,15 +102,17 @@ class Client:
         A file is hashed in a first pass, then streamed; it is never read into memory whole.
         ``message_id`` defaults to a fresh uuid4 hex; re-sending the same id and bytes is
         idempotent (same link, one delivery). ``file_name`` defaults to the path's base name,
-        the file object's ``name``, or ``data``. ``md5`` skips the hashing pass and is sent as
-        given. For ``to="list:<id>"`` (address-book fan-out) there is no single link and the
-        server's JSON answer is returned as text. Bad arguments raise ``ValueError`` before
+        the file object's ``name``, or ``data``. ``md5`` is sent as given (and skips the
+        hashing pass unless ``request_signature`` needs the body's MD5). For
+        ``to="list:<id>"`` (address-book fan-out) there is no single link and the server's
+        JSON answer is returned as text. Bad arguments raise ``ValueError`` before
         anything is sent.
         """
-        upload = prepare_upload(data, file_name, md5)
+        upload = prepare_upload(data, file_name, md5, body_md5=self._auth.signature)
         try:
             headers = send_headers(to, message_id, upload.md5, expires_after, pay_for_reply)
-            response = self._http.post("/1/send-message", headers=headers, files=upload.part(progress), auth=self._auth)
+            args = upload.request_args(headers, progress, is_async=False)
+            response = self._http.post("/1/send-message", auth=self._auth, **args)
         finally:
             upload.close()
         return send_result(response)

@@ -11,14 +11,14 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Generator
-from dataclasses import dataclass, replace
+from collections.abc import AsyncIterator, Callable, Generator, Iterator
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
 import httpx
 
-from relaybox.auth.signing import receive_key, send_key
+from relaybox.auth.signing import receive_key, send_key, signature_header
 from relaybox.client._models import ChecksumMismatch, Message, api_error, parse_message, parse_uint
 from relaybox.wire import headers as h
 from relaybox.wire.ids import is_link
@@ -40,6 +40,8 @@ _LIST_RE = re.compile(r"list:[0-9]{1,18}")
 _MESSAGE_ID_RE = re.compile(r"[\x20-\x7e]{1,128}")
 _STAMP_LOCK = threading.Lock()
 _LAST_STAMP: dict[str, tuple[float, str]] = {}  # route -> last request-timestamp handed out
+#: A request extension carrying the lowercase hex MD5 of a streamed body, for request-signature.
+BODY_MD5 = "relaybox.body_md5"
 
 
 class RouteAuth(httpx.Auth):
@@ -49,10 +51,18 @@ class RouteAuth(httpx.Auth):
     from the request's own headers); every other call gets the receive key. Timestamps carry
     microseconds and never repeat for one route within this process, across clients and
     threads: the server refuses a reused key (code 103) and receive keys do not cover the path.
+
+    With ``signature=True`` (the default) it also adds ``request-signature: v2=<hex>``, which
+    covers method, path and query, timestamp and the body's MD5: taken from the ``BODY_MD5``
+    request extension for a streamed body (the SDK's uploads set it), else from the body in
+    memory. A streamed body of unknown MD5 is sent without it.
     """
 
-    def __init__(self, route: str, secret: str, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self, route: str, secret: str, clock: Callable[[], float] = time.time, *, signature: bool = True
+    ) -> None:
         self.route = route
+        self.signature = signature
         self._secret = secret
         self._clock = clock
 
@@ -88,10 +98,27 @@ class RouteAuth(httpx.Auth):
         request.headers[h.REQUEST_TIMESTAMP] = stamp
         request.headers[h.REQUEST_FROM] = self.route
         request.headers[h.REQUEST_KEY] = key
+        if self.signature:
+            body_md5 = _body_md5(request)
+            if body_md5 is not None:
+                request.headers[h.REQUEST_SIGNATURE] = signature_header(
+                    self._secret, request.method, request.url.raw_path, stamp, body_md5
+                )
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         self.sign(request)
         yield request
+
+
+def _body_md5(request: httpx.Request) -> str | None:
+    known = request.extensions.get(BODY_MD5)
+    if isinstance(known, str):
+        return known
+    try:
+        content = request.content
+    except httpx.RequestNotRead:  # streamed, MD5 unknown
+        return None
+    return hashlib.md5(content, usedforsecurity=False).hexdigest()
 
 
 def open_temp(
@@ -135,62 +162,84 @@ def wait_timeout(base: httpx.Timeout, wait: int | None) -> httpx.Timeout:
     )
 
 
-class _CountingReader(io.RawIOBase):
-    """Reports upload progress as httpx reads the file; ``fileno`` keeps Content-Length known."""
+# httpx's escaping of a multipart file name (the HTML5 form encoding): the bytes stay as before.
+_FORM_ESCAPES = {'"': "%22", "\\": "\\\\", **{chr(c): f"%{c:02X}" for c in range(0x20) if c != 0x1B}}
+_FORM_ESCAPE_RE = re.compile("|".join(re.escape(c) for c in _FORM_ESCAPES))
 
-    def __init__(self, raw: IO[bytes], total: int, progress: Progress) -> None:
-        super().__init__()
-        self._raw, self._total, self._progress, self._done = raw, total, progress, 0
 
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def fileno(self) -> int:
-        return self._raw.fileno()
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        pos = self._raw.seek(offset, whence)
-        if whence == io.SEEK_SET and offset == 0:
-            self._done = 0
-        return pos
-
-    def tell(self) -> int:
-        return self._raw.tell()
-
-    def read(self, size: int = -1) -> bytes:
-        chunk = self._raw.read(size)
-        self._done += len(chunk)
-        self._progress(self._done, self._total)
-        return chunk
+def _form_param(value: str) -> bytes:
+    return _FORM_ESCAPE_RE.sub(lambda m: _FORM_ESCAPES[m.group(0)], value).encode("utf-8")
 
 
 @dataclass
 class Upload:
-    """A payload ready for multipart streaming: positioned at 0, MD5 known, closed by ``close``."""
+    """A payload ready for streaming as ``multipart/form-data`` (one ``data`` part): positioned
+    at 0, MD5 known, closed by ``close``. The SDK frames the body itself so that it knows the
+    MD5 of the whole body (``body_md5``, for request-signature) before sending it."""
 
     file: IO[bytes]
     file_name: str
     md5: str
     size: int
     owned: bool
+    boundary: str = field(default_factory=lambda: secrets.token_hex(16))
+    body_md5: str | None = None
 
-    def part(self, progress: Progress | None) -> dict[str, Any]:
-        body: IO[bytes] = self.file if progress is None else _CountingReader(self.file, self.size, progress)  # type: ignore[assignment]
-        return {"data": (self.file_name, body, "application/octet-stream")}
+    @property
+    def head(self) -> bytes:
+        return (
+            f"--{self.boundary}\r\n".encode()
+            + b'Content-Disposition: form-data; name="data"; filename="'
+            + _form_param(self.file_name)
+            + b'"\r\nContent-Type: application/octet-stream\r\n\r\n'
+        )
+
+    @property
+    def tail(self) -> bytes:
+        return f"\r\n--{self.boundary}--\r\n".encode()
+
+    def request_args(self, headers: dict[str, str], progress: Progress | None, *, is_async: bool) -> dict[str, Any]:
+        """``headers``, ``content`` and ``extensions`` of the send request. An explicit length
+        keeps httpx from sending the streamed body chunked."""
+        headers = {
+            **headers,
+            "Content-Type": f"multipart/form-data; boundary={self.boundary}",
+            "Content-Length": str(len(self.head) + self.size + len(self.tail)),
+        }
+        args: dict[str, Any] = {
+            "headers": headers,
+            "content": self._achunks(progress) if is_async else self._chunks(progress),
+        }
+        if self.body_md5 is not None:
+            args["extensions"] = {BODY_MD5: self.body_md5}
+        return args
+
+    def _chunks(self, progress: Progress | None) -> Iterator[bytes]:
+        yield self.head
+        self.file.seek(0)
+        done = 0
+        while done < self.size and (chunk := self.file.read(min(CHUNK, self.size - done))):
+            done += len(chunk)
+            if progress is not None:
+                progress(done, self.size)
+            yield chunk
+        yield self.tail
+
+    async def _achunks(self, progress: Progress | None) -> AsyncIterator[bytes]:
+        for chunk in self._chunks(progress):
+            yield chunk
 
     def close(self) -> None:
         if self.owned:
             self.file.close()
 
 
-def prepare_upload(data: SendData, file_name: str | None, md5: str | None) -> Upload:
+def prepare_upload(data: SendData, file_name: str | None, md5: str | None, *, body_md5: bool = False) -> Upload:
     """Open the payload and hash it in a first pass, so a file is never held in memory whole.
 
-    File objects are uploaded from their start (httpx rewinds them). One that cannot seek is
-    first spooled to a temporary file.
+    File objects are uploaded from their start. One that cannot seek is first spooled to a
+    temporary file. With ``body_md5`` the MD5 of the whole multipart body is taken in the same
+    pass (a caller-given ``md5`` then still costs that one pass).
     """
     owned = False
     if isinstance(data, bytes | bytearray | memoryview):
@@ -211,19 +260,28 @@ def prepare_upload(data: SendData, file_name: str | None, md5: str | None) -> Up
             if owned:
                 file.close()
             file, owned = spool, True
-        digest = hashlib.md5()
-        if md5 is None:
+        upload = Upload(file, file_name or default_name or "data", "", 0, owned)
+        digest = hashlib.md5(usedforsecurity=False) if md5 is None else None
+        body = hashlib.md5(upload.head, usedforsecurity=False) if body_md5 else None
+        if digest is not None or body is not None:
             file.seek(0)
             while chunk := file.read(CHUNK):
-                digest.update(chunk)
+                if digest is not None:
+                    digest.update(chunk)
+                if body is not None:
+                    body.update(chunk)
         # A caller-given MD5 is sent as is, even a wrong one: the server is the judge (code 202).
-        size = file.seek(0, io.SEEK_END)
+        upload.md5 = (md5 or (digest or hashlib.md5(usedforsecurity=False)).hexdigest()).lower()
+        upload.size = file.seek(0, io.SEEK_END)
         file.seek(0)
+        if body is not None:
+            body.update(upload.tail)
+            upload.body_md5 = body.hexdigest()
     except BaseException:
         if owned:
             file.close()
         raise
-    return Upload(file, file_name or default_name or "data", (md5 or digest.hexdigest()).lower(), size, owned)
+    return upload
 
 
 def _seekable(file: IO[bytes]) -> bool:

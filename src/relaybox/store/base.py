@@ -26,6 +26,7 @@ class RouteRecord:
     secret: str
     enabled: bool
     created_at: float
+    require_signature: bool = False  # route-API calls must carry request-signature v2
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,13 +279,17 @@ class Store(Protocol):
         ...
 
     # routes
-    async def add_route(self, route: str, secret: str, now: float) -> bool: ...
+    async def add_route(self, route: str, secret: str, now: float, *, require_signature: bool = False) -> bool: ...
 
     async def get_route(self, route: str) -> RouteRecord | None: ...
 
     async def list_routes(self) -> list[RouteRecord]: ...
 
     async def set_secret(self, route: str, secret: str) -> bool: ...
+
+    async def set_require_signature(self, route: str, required: bool) -> bool:
+        """Whether the route's calls must carry ``request-signature``; False for no such route."""
+        ...
 
     async def remove_route(self, route: str) -> bool: ...
 

@@ -40,7 +40,9 @@ async def copy_store(
     report = CopyReport()
     now = time.time()
     for route in await source.list_routes():
-        if await target.add_route(route.route, route.secret, route.created_at):
+        if await target.add_route(
+            route.route, route.secret, route.created_at, require_signature=route.require_signature
+        ):
             report.routes_copied += 1
         else:
             report.routes_skipped += 1

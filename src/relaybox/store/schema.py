@@ -28,6 +28,8 @@ routes = Table(
     Column("secret", String(512), nullable=False),
     Column("enabled", Boolean, nullable=False, default=True),
     Column("created_at", Double, nullable=False),
+    # (0006) refuse route-API calls that carry no ``request-signature`` v2
+    Column("require_signature", Boolean, nullable=False, server_default=false()),
 )
 
 # One row per stored file. Messages point at payloads so that one payload can later serve

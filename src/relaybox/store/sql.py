@@ -146,8 +146,14 @@ def message_from_row(row: Sequence[Any]) -> MessageRecord:
 
 
 def _route(row: Sequence[Any]) -> RouteRecord:
-    route, secret, enabled, created_at = row
-    return RouteRecord(route=route, secret=secret, enabled=bool(enabled), created_at=created_at)
+    route, secret, enabled, created_at, require_signature = row
+    return RouteRecord(
+        route=route,
+        secret=secret,
+        enabled=bool(enabled),
+        created_at=created_at,
+        require_signature=bool(require_signature),
+    )
 
 
 class SqlStore:
@@ -214,9 +220,12 @@ class SqlStore:
         await self._q(lambda db: db.first(_SELECT_1), write=False)
 
     # -- routes ----------------------------------------------------------------------------
-    async def add_route(self, route: str, secret: str, now: float) -> bool:
+    async def add_route(self, route: str, secret: str, now: float, *, require_signature: bool = False) -> bool:
+        statement = insert(routes).values(
+            route=route, secret=secret, enabled=True, created_at=now, require_signature=require_signature
+        )
         try:
-            await self._exec(insert(routes).values(route=route, secret=secret, enabled=True, created_at=now))
+            await self._exec(statement)
         except IntegrityError:
             return False
         return True
@@ -230,6 +239,10 @@ class SqlStore:
 
     async def set_secret(self, route: str, secret: str) -> bool:
         return await self._exec(update(routes).where(routes.c.route == route).values(secret=secret)) > 0
+
+    async def set_require_signature(self, route: str, required: bool) -> bool:
+        statement = update(routes).where(routes.c.route == route).values(require_signature=required)
+        return await self._exec(statement) > 0
 
     async def remove_route(self, route: str) -> bool:
         now = time.time()

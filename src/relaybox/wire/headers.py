@@ -9,6 +9,8 @@ from relaybox.errors import ErrorCode, RelayboxError, missing_header
 REQUEST_TIMESTAMP = "request-timestamp"
 REQUEST_FROM = "request-from"
 REQUEST_KEY = "request-key"
+# Optional (a relaybox extension): ``v2=<64 hex>``, HMAC-SHA256 over method, target, timestamp, body.
+REQUEST_SIGNATURE = "request-signature"
 REQUEST_ID = "request-id"
 ERROR = "error"
 
@@ -38,6 +40,7 @@ ROUTE_PART = r"[A-Za-z0-9._-]{1,64}"
 _ROUTE_RE = re.compile(rf"{ROUTE_PART}@{ROUTE_PART}")
 _MD5_RE = re.compile(r"[0-9a-fA-F]{32}")
 _KEY_RE = re.compile(r"[0-9a-fA-F]{128}")
+_SIGNATURE_RE = re.compile(r"v2=([0-9a-fA-F]{64})")
 _MESSAGE_ID_RE = re.compile(r"[\x20-\x7e]{1,128}")
 # C0 controls and DEL: CR/LF would allow header injection, NUL truncates in C code.
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
@@ -52,6 +55,13 @@ def is_route(value: str) -> bool:
 
 def is_request_key(value: str) -> bool:
     return bool(_KEY_RE.fullmatch(value))
+
+
+def parse_request_signature(value: str) -> str | None:
+    """The lowercase hex of a ``request-signature: v2=<64 hex digits>`` value; None for any
+    other value (the caller answers 401 code 101, as for a malformed request key)."""
+    found = _SIGNATURE_RE.fullmatch(value)
+    return found.group(1).lower() if found else None
 
 
 def is_md5(value: str) -> bool:

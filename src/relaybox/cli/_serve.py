@@ -32,6 +32,7 @@ def run_server(settings: Any, *, demo: bool) -> None:
     import uvicorn
 
     from relaybox.api.app import create_app
+    from relaybox.api.protocol import BoundedHttpTools
 
     # Open (and migrate) once before binding, so a bad store is a clear message, not a traceback.
     async def preflight(store: Any) -> None:
@@ -50,7 +51,7 @@ def run_server(settings: Any, *, demo: bool) -> None:
         host=settings.host,
         port=settings.port,
         loop="uvloop",
-        http="httptools",
+        http=BoundedHttpTools,  # httptools with a bound on the request head
         log_level=settings.log_level.lower(),
         # Long-polls would otherwise hold a restart for up to their timeout.
         timeout_graceful_shutdown=2,

@@ -60,7 +60,7 @@ class Identity:
         """``{"username", "password"}`` -> (token, expiry in ms)."""
         try:
             doc = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nesting too deep ([[[[...), not a 500
             doc = None
         if not (
             isinstance(doc, dict) and isinstance(doc.get("username"), str) and isinstance(doc.get("password"), str)

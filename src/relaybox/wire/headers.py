@@ -102,7 +102,10 @@ _LIST_RE = re.compile(r"list:([1-9][0-9]{0,17})")
 def list_id(value: str) -> int | None:
     """The id of a ``list:<id>`` address, else None."""
     found = _LIST_RE.fullmatch(value)
-    return int(found.group(1)) if found else None
+    if found is None:
+        return None
+    number = int(found.group(1))
+    return number if number < 2**31 else 0  # beyond any stored id: a list that does not exist
 
 
 def parse_message_id(value: str | None) -> str:

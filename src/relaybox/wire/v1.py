@@ -28,6 +28,19 @@ def decimal(value: str | None, digits: int = 18) -> int | None:
     return int(value)
 
 
+# Record ids are 32-bit on PostgreSQL: a larger one names nothing (0 never names a record).
+MAX_RECORD_ID = 2**31 - 1
+
+
+def record_id(value: str | None) -> int | None:
+    """A partner, list or contact id from a path or query value: None when malformed; 0 (no
+    such record, so a 404) when beyond any id the database can hold."""
+    number = decimal(value)
+    if number is None:
+        return None
+    return number if number <= MAX_RECORD_ID else 0
+
+
 def query_value(params: Mapping[str, str], name: str) -> str | None:
     value = params.get(name)
     if value is not None and len(value) > MAX_QUERY_VALUE:

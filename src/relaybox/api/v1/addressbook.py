@@ -73,7 +73,7 @@ def book(request: Request) -> AddressBook:
 
 
 def _id(request: Request, name: str, label: str) -> int:
-    number = v1.decimal(request.path_params[name])
+    number = v1.record_id(request.path_params[name])
     if number is None:
         raise bad_request(f"{label} must be a positive integer")
     return number
@@ -97,7 +97,7 @@ async def get_lists(request: Request) -> Response:
     wanted = q(request, "id")
     if wanted is None:
         return JSONResponse({str(x.id): x.name for x in await book(request).lists(who)})
-    list_id = v1.decimal(wanted)
+    list_id = v1.record_id(wanted)
     if list_id is None:
         raise bad_request("Query parameter id must be a positive integer")
     found = await book(request).own_list(who, list_id)
@@ -126,7 +126,7 @@ async def create_list(request: Request) -> Response:
 async def rename_list(request: Request) -> Response:
     who = await caller(request)
     wanted = q(request, "id")
-    list_id = v1.decimal(wanted)
+    list_id = v1.record_id(wanted)
     if list_id is None:
         raise bad_request("Query parameter id must be a positive integer")
     name = rules.list_name(q(request, "name"))

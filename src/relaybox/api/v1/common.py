@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from relaybox.errors import UNAUTHORIZED, V1Error, bad_request
+from relaybox.errors import UNAUTHORIZED, V1Error, bad_request, not_found
 from relaybox.exchange.identity import Caller, Identity
 from relaybox.exchange.management import Management
 from relaybox.exchange.signed import SignedRequest, refuse
 from relaybox.wire import v1
 
 MAX_JSON_BODY = 1024 * 1024
+# Text no store can keep: NUL (PostgreSQL text refuses it) and unpaired surrogates (JSON's
+# "\ud800" escapes; not encodable as UTF-8, for either store). Refused at the edge, else the
+# database error would surface as a 503 (or a 500).
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 def identity(request: Request) -> Identity:
@@ -48,8 +53,12 @@ async def caller(request: Request) -> Caller:
         if kind == "unsupported":
             raise refuse("unsupported-scheme", "Unsupported authentication scheme")
         found = await who.authenticate(authorization)
-    for name in request.query_params:
+    for name, value in request.query_params.multi_items():
         v1.query_value(request.query_params, name)
+        if _UNSTORABLE.search(value):
+            raise bad_request(f"Query parameter {name} contains a NUL character")
+    if any(_UNSTORABLE.search(str(value)) for value in request.path_params.values()):
+        raise not_found("Not found")
     return found
 
 
@@ -93,6 +102,26 @@ async def json_body(request: Request) -> Any:
         if len(body) > MAX_JSON_BODY:
             raise V1Error(413, f"Request body is larger than {MAX_JSON_BODY} bytes")
     try:
-        return json.loads(body)
+        doc = json.loads(body)
     except (ValueError, RecursionError):  # RecursionError: nesting too deep ([[[[...), not a 500
         raise bad_request("Body must be JSON") from None
+    if not _storable(doc):
+        raise bad_request("Body must not contain NUL characters or unpaired surrogates (\\u0000, \\ud800-\\udfff)")
+    return doc
+
+
+def _storable(doc: Any) -> bool:
+    """No string of the document, key or value, holds text a store cannot keep (iterative: a
+    document may nest as deep as the parser allowed)."""
+    stack = [doc]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if _UNSTORABLE.search(item):
+                return False
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return True

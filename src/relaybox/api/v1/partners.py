@@ -16,7 +16,7 @@ from relaybox.wire import v1
 
 
 def _partner_id(request: Request) -> int:
-    number = v1.decimal(request.path_params["partner_id"])
+    number = v1.record_id(request.path_params["partner_id"])
     if number is None:
         raise bad_request("partnerId must be a positive integer")
     return number

@@ -70,6 +70,12 @@ def signed_scheme(request: Request) -> bool:
 
 async def _signed_body(request: Request, most: int) -> bytes:
     """The whole body (a signature covers it); kept by Starlette for the handler to read again."""
+    request._body = await read_body(request, most)  # Starlette's cache: request.stream() replays it
+    return request._body
+
+
+async def read_body(request: Request, most: int) -> bytes:
+    """The whole body, 413 past ``most`` bytes (declared or counted: chunked bodies too)."""
     declared = v1.decimal(request.headers.get("content-length"))
     if declared is not None and declared > most:
         raise V1Error(413, f"Request body is larger than {most} bytes")
@@ -78,8 +84,7 @@ async def _signed_body(request: Request, most: int) -> bytes:
         body += chunk
         if len(body) > most:
             raise V1Error(413, f"Request body is larger than {most} bytes")
-    request._body = bytes(body)  # Starlette's cache: request.stream() replays it
-    return request._body
+    return bytes(body)
 
 
 def q(request: Request, name: str) -> str | None:
@@ -93,14 +98,7 @@ def generic(message: str, status: int = 200, headers: dict[str, str] | None = No
 
 async def json_body(request: Request) -> Any:
     """The request's JSON document: 413 over 1 MiB, 400 when it is not JSON."""
-    declared = v1.decimal(request.headers.get("content-length"))
-    if declared is not None and declared > MAX_JSON_BODY:
-        raise V1Error(413, f"Request body is larger than {MAX_JSON_BODY} bytes")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_JSON_BODY:
-            raise V1Error(413, f"Request body is larger than {MAX_JSON_BODY} bytes")
+    body = await read_body(request, MAX_JSON_BODY)
     try:
         doc = json.loads(body)
     except (ValueError, RecursionError):  # RecursionError: nesting too deep ([[[[...), not a 500

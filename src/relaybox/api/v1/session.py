@@ -5,17 +5,11 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from relaybox.api.v1.common import MAX_JSON_BODY, identity, management
-from relaybox.errors import V1Error
+from relaybox.api.v1.common import MAX_JSON_BODY, identity, management, read_body
 
 
 async def authorize(request: Request) -> Response:
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_JSON_BODY:
-            raise V1Error(413, f"Request body is larger than {MAX_JSON_BODY} bytes")
-    token, expiry = await identity(request).authorize(bytes(body))
+    token, expiry = await identity(request).authorize(await read_body(request, MAX_JSON_BODY))
     return JSONResponse({"token": token, "expiry": expiry})
 
 

@@ -12,6 +12,7 @@ from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from relaybox.auth import hmac_request
+from relaybox.auth.sealed import Sealer
 from relaybox.wire import push
 from relaybox.wire.push import DEFAULT_SCHEDULE as DEFAULT_RETRY_SCHEDULE
 
@@ -92,6 +93,9 @@ class Settings(BaseSettings):
     tls_cert: Path | None = Field(None, description="PEM certificate (chain): serve HTTPS without a proxy")
     tls_key: Path | None = Field(None, description="PEM private key of tls_cert")
     audit_log: Path | None = Field(None, description="JSON-lines file of authentication failures (else the log)")
+    master_key: str | None = Field(
+        None, description="Fernet key(s), comma-separated, sealing route secrets at rest (the first seals)"
+    )
     # -- HMAC request signing for /v1 (docs/request-signing.md) --
     hmac_providers: str = Field(
         "relaybox_api=sha256,gotom_app_api=sha1", description="Date+digest provider words and their hashes"
@@ -118,6 +122,12 @@ class Settings(BaseSettings):
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ValueError("tls_cert and tls_key go together")
         return self
+
+    @field_validator("master_key")
+    @classmethod
+    def _master_key(cls, value: str | None) -> str | None:
+        Sealer(value)  # SealError (a ValueError) names the problem
+        return value
 
     @field_validator("hmac_providers")
     @classmethod

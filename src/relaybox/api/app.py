@@ -74,6 +74,7 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await store.open()
+        await store.check_sealed()
         await identity.start()
         await receipts.start()
         await hub.start()

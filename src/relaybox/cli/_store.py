@@ -50,6 +50,7 @@ async def open_or_exit(store: Any, what: str) -> None:
 
     try:
         await store.open()
+        await store.check_sealed()
     except RelayboxError as exc:
         click.echo(f"error: cannot open {what}: {exc.detail}", err=True)
         sys.exit(1)

@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from relaybox import __version__
-from relaybox.cli import apikey_cmds, client_cmds, contacts_cmds, manage_cmds, provision, webhook_cmds
+from relaybox.cli import apikey_cmds, client_cmds, contacts_cmds, keys_cmds, manage_cmds, provision, webhook_cmds
 from relaybox.cli._store import data_dir_option, db_option, run_with_store, settings_from
 from relaybox.wire.headers import is_route
 
@@ -238,6 +238,7 @@ manage_cmds.register(cli)
 provision.register(cli)
 webhook_cmds.register(cli)
 apikey_cmds.register(cli)
+keys_cmds.register(cli)
 cli.add_command(contacts_cmds.contacts)
 
 

@@ -6,7 +6,9 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TypeVar
 
+from relaybox.auth.sealed import Sealer
 from relaybox.config import Settings
 from relaybox.store.base import (
     BlobWriter,
@@ -28,16 +30,26 @@ def make_store(settings: Settings) -> Store:
     return store_for_url(settings.store_url, settings)
 
 
+S = TypeVar("S", bound=SqlStore)
+
+
+def _sealed(store: S, settings: Settings) -> S:
+    store.sealer = Sealer(settings.master_key)
+    return store
+
+
 def store_for_url(url: str, settings: Settings) -> Store:
     if url.startswith("sqlite:///"):
         from relaybox.store.sqlite import SqliteStore
 
         data_dir = settings.data_dir if url == settings.store_url else _sqlite_dir(url)
-        return SqliteStore(url, data_dir)
+        return _sealed(SqliteStore(url, data_dir), settings)
     if url.startswith(("postgresql://", "postgres://")):
         from relaybox.store.postgres import PostgresStore
 
-        return PostgresStore(url, pool_size=settings.db_pool_size, max_overflow=settings.db_pool_overflow)
+        return _sealed(
+            PostgresStore(url, pool_size=settings.db_pool_size, max_overflow=settings.db_pool_overflow), settings
+        )
     raise ValueError(f"unsupported database URL (use {', '.join(SUPPORTED)}...)")
 
 

@@ -293,6 +293,14 @@ class Store(Protocol):
 
     async def remove_route(self, route: str) -> bool: ...
 
+    async def check_sealed(self) -> None:
+        """``StoreUnavailable`` when the route secrets are sealed and the master key cannot open them."""
+        ...
+
+    async def reseal_routes(self) -> int:
+        """Seal every route secret with the first master key; the number rewritten."""
+        ...
+
     # replay cache
     async def use_request_key(self, key: str, expires_at: float) -> bool:
         """Record a used key; False when it was already recorded (a replay)."""

@@ -20,6 +20,8 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.sql import Executable
 
+from relaybox.auth.sealed import PREFIX as SEALED
+from relaybox.auth.sealed import Sealer, SealError
 from relaybox.errors import ErrorCode, RelayboxError, StoreUnavailable
 from relaybox.store import events, fanout
 from relaybox.store.accounts import AccountStore, drop_station
@@ -145,11 +147,11 @@ def message_from_row(row: Sequence[Any]) -> MessageRecord:
     )
 
 
-def _route(row: Sequence[Any]) -> RouteRecord:
+def _route(row: Sequence[Any], sealer: Sealer) -> RouteRecord:
     route, secret, enabled, created_at, require_signature = row
     return RouteRecord(
         route=route,
-        secret=secret,
+        secret=sealer.open(secret),
         enabled=bool(enabled),
         created_at=created_at,
         require_signature=bool(require_signature),
@@ -163,6 +165,8 @@ class SqlStore:
 
     def __init__(self) -> None:
         self._last_orphan_scan = 0.0
+        # Route secrets at rest: sealed with RELAYBOX_MASTER_KEY when set (make_store).
+        self.sealer = Sealer(None)
         # The management API's queries, run by this store's ``_q``.
         self.accounts = AccountStore(self._q)
         self.partners = PartnerStore(self._q)
@@ -222,7 +226,11 @@ class SqlStore:
     # -- routes ----------------------------------------------------------------------------
     async def add_route(self, route: str, secret: str, now: float, *, require_signature: bool = False) -> bool:
         statement = insert(routes).values(
-            route=route, secret=secret, enabled=True, created_at=now, require_signature=require_signature
+            route=route,
+            secret=self.sealer.seal(secret),
+            enabled=True,
+            created_at=now,
+            require_signature=require_signature,
         )
         try:
             await self._exec(statement)
@@ -232,13 +240,39 @@ class SqlStore:
 
     async def get_route(self, route: str) -> RouteRecord | None:
         row = await self._q(lambda db: db.first(_GET_ROUTE, {"route": route}), write=False)
-        return _route(row) if row else None
+        return _route(row, self.sealer) if row else None
 
     async def list_routes(self) -> list[RouteRecord]:
-        return [_route(r) for r in await self._all(select(routes).order_by(routes.c.route))]
+        return [_route(r, self.sealer) for r in await self._all(select(routes).order_by(routes.c.route))]
 
     async def set_secret(self, route: str, secret: str) -> bool:
-        return await self._exec(update(routes).where(routes.c.route == route).values(secret=secret)) > 0
+        sealed = self.sealer.seal(secret)
+        return await self._exec(update(routes).where(routes.c.route == route).values(secret=sealed)) > 0
+
+    async def check_sealed(self) -> None:
+        """Refuse (503, with the reason) a store whose sealed secrets this key cannot open:
+        better than every request failing its signature check."""
+        row = await self._first(select(routes.c.secret).where(routes.c.secret.startswith(SEALED)).limit(1))
+        if row is not None:
+            try:
+                self.sealer.open(row[0])
+            except SealError as exc:
+                raise StoreUnavailable(str(exc)) from None
+
+    async def reseal_routes(self) -> int:
+        """Seal every route secret with the first master key (plaintext ones too); the number
+        rewritten (``relaybox keys rotate``)."""
+
+        def reseal(db: Db) -> int:
+            changed = 0
+            for route, stored in db.all(select(routes.c.route, routes.c.secret)):
+                fresh = self.sealer.reseal(stored)
+                if fresh != stored:
+                    db.run(update(routes).where(routes.c.route == route).values(secret=fresh))
+                    changed += 1
+            return changed
+
+        return await self._q(reseal, write=True)
 
     async def set_require_signature(self, route: str, required: bool) -> bool:
         statement = update(routes).where(routes.c.route == route).values(require_signature=required)

@@ -391,3 +391,14 @@ def error_code(response: httpx.Response) -> int | None:
     if value is None:
         return None
     return int(value.split(";")[0].split("=")[1])
+
+
+# Long soak and fault variants are marked ``slow`` and left out of the default run (``make
+# test``) unless a ``-m`` expression picks tests: ``pytest -m slow tests/faults`` runs them.
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("markexpr"):
+        return  # the caller chose with -m
+    slow = [item for item in items if item.get_closest_marker("slow") is not None]
+    if slow:
+        config.hook.pytest_deselected(items=slow)
+        items[:] = [item for item in items if item.get_closest_marker("slow") is None]

@@ -33,7 +33,7 @@ def test_same_rows_counts_and_keys(tmp_path: Path) -> None:
     for db in _both(tmp_path):
         for name in ("a@00000001", "b@00000002"):
             db.run(insert(routes), {"route": name, "secret": "s", "enabled": True, "created_at": 1.5})
-        assert tuple(db.first(_BY_NAME, {"route": "a@00000001"}) or ()) == ("a@00000001", "s", 1, 1.5)
+        assert tuple(db.first(_BY_NAME, {"route": "a@00000001"}) or ()) == ("a@00000001", "s", 1, 1.5, 0)
         assert db.first(_BY_NAME, {"route": "nobody@00000000"}) is None
         # Values inside the statement (built per call) and an IN list.
         assert db.run(update(routes).where(routes.c.route == "b@00000002").values(secret="t")) == 1

@@ -28,7 +28,7 @@ def generate() -> None:
 @data_dir_option
 @db_option
 def rotate(data_dir: Path | None, database_url: str | None) -> None:
-    """Re-seal every route secret with the first key of RELAYBOX_MASTER_KEY (plaintext ones too).
+    """Re-seal route secrets and API private keys with the first key of RELAYBOX_MASTER_KEY.
 
     To change keys: RELAYBOX_MASTER_KEY="NEW,OLD" relaybox keys rotate; then drop OLD."""
     settings = settings_from(data_dir=data_dir, database_url=database_url)
@@ -38,7 +38,7 @@ def rotate(data_dir: Path | None, database_url: str | None) -> None:
 
     async def work(store: Any) -> None:
         changed = await store.reseal_routes()
-        click.echo(f"{changed} route secrets sealed with the first key")
+        click.echo(f"{changed} secrets sealed with the first key")
 
     run_with_store(settings, work)
 

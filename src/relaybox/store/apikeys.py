@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
 
+from relaybox.auth.sealed import Sealer
 from relaybox.store.db import Db, Runner
 from relaybox.store.schema import accounts, api_keys
 
@@ -47,15 +48,20 @@ def _key(row: Sequence[Any]) -> ApiKeyRecord:
 
 
 class ApiKeyStore:
-    def __init__(self, q: Runner) -> None:
+    def __init__(self, q: Runner, sealer: Callable[[], Sealer]) -> None:
         self._q = q
+        # Private keys are HMAC keys (symmetric schemes): sealed at rest like route secrets.
+        self._sealer = sealer
+
+    def _open(self, key: ApiKeyRecord) -> ApiKeyRecord:
+        return replace(key, private_key=self._sealer().open(key.private_key))
 
     async def add(self, key: ApiKeyRecord) -> None:
         values = {
             "public_key": key.public_key,
             "account_id": key.account_id,
             "name": key.name,
-            "private_key": key.private_key,
+            "private_key": self._sealer().seal(key.private_key),
             "require_timestamp": key.require_timestamp,
             "created_at": key.created_at,
             "expires_at": key.expires_at,
@@ -66,7 +72,7 @@ class ApiKeyStore:
 
     async def get(self, public_key: str) -> ApiKeyRecord | None:
         row = await self._q(lambda db: db.first(_BY_PUBLIC, {"public": public_key}), write=False)
-        return _key(row) if row else None
+        return self._open(_key(row)) if row else None
 
     async def list(self, account_id: int | None = None) -> list[tuple[ApiKeyRecord, str]]:
         """Keys (of one account, or all) with their account's email, oldest first."""
@@ -78,7 +84,7 @@ class ApiKeyStore:
         if account_id is not None:
             stmt = stmt.where(api_keys.c.account_id == account_id)
         rows = await self._q(lambda db: db.all(stmt), write=False)
-        return [(_key(r[:-1]), r[-1]) for r in rows]
+        return [(self._open(_key(r[:-1])), r[-1]) for r in rows]
 
     async def revoke(self, public_key: str, now: float, account_id: int | None = None) -> bool:
         """True when the key existed (of that account) and was not revoked before."""

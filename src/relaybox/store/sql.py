@@ -32,7 +32,16 @@ from relaybox.store.db import Db
 from relaybox.store.fanout import FanoutFile, FanoutOutcome
 from relaybox.store.outbox import OutboxStore, add_push, expire_undelivered
 from relaybox.store.partners import PartnerStore, resolve_pair
-from relaybox.store.schema import attachments, fanouts, messages, partners, payloads, request_keys, routes
+from relaybox.store.schema import (
+    api_keys,
+    attachments,
+    fanouts,
+    messages,
+    partners,
+    payloads,
+    request_keys,
+    routes,
+)
 from relaybox.store.views import MessageExtras, ViewStore, drop_related, import_extras
 from relaybox.store.webhooks import WebhookStore
 from relaybox.wire.ids import new_link
@@ -172,7 +181,7 @@ class SqlStore:
         self.partners = PartnerStore(self._q)
         self.views = ViewStore(self)
         self.webhooks = WebhookStore(self._q)
-        self.apikeys = ApiKeyStore(self._q)
+        self.apikeys = ApiKeyStore(self._q, lambda: self.sealer)
         self.outbox = OutboxStore(self)
         self.addressbook = AddressBookStore(self._q)
 
@@ -253,6 +262,10 @@ class SqlStore:
         """Refuse (503, with the reason) a store whose sealed secrets this key cannot open:
         better than every request failing its signature check."""
         row = await self._first(select(routes.c.secret).where(routes.c.secret.startswith(SEALED)).limit(1))
+        if row is None:
+            row = await self._first(
+                select(api_keys.c.private_key).where(api_keys.c.private_key.startswith(SEALED)).limit(1)
+            )
         if row is not None:
             try:
                 self.sealer.open(row[0])
@@ -260,16 +273,20 @@ class SqlStore:
                 raise StoreUnavailable(str(exc)) from None
 
     async def reseal_routes(self) -> int:
-        """Seal every route secret with the first master key (plaintext ones too); the number
-        rewritten (``relaybox keys rotate``)."""
+        """Seal every route secret and API private key with the first master key (plaintext
+        ones too); the number rewritten (``relaybox keys rotate``)."""
 
         def reseal(db: Db) -> int:
             changed = 0
-            for route, stored in db.all(select(routes.c.route, routes.c.secret)):
-                fresh = self.sealer.reseal(stored)
-                if fresh != stored:
-                    db.run(update(routes).where(routes.c.route == route).values(secret=fresh))
-                    changed += 1
+            for table, key, column in (
+                (routes, routes.c.route, routes.c.secret),
+                (api_keys, api_keys.c.public_key, api_keys.c.private_key),
+            ):
+                for name, stored in db.all(select(key, column)):
+                    fresh = self.sealer.reseal(stored)
+                    if fresh != stored:
+                        db.run(update(table).where(key == name).values({column.key: fresh}))
+                        changed += 1
             return changed
 
         return await self._q(reseal, write=True)

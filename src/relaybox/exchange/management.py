@@ -130,24 +130,9 @@ class Management:
             incoming = await self.store.partners.resolved(p.route, plan.station)
             if incoming is not None and incoming.pause_incoming:
                 raise V1Error(409, f"{p.route} has paused incoming messages from {plan.station}")
-        now = self.clock()
-        link = new_link()
         state = "sent" if p.uri is None and not p.pause_outgoing else "queued"
-        record = MessageRecord(
-            seq=0,
-            link=link,
-            recipient=p.route,
-            sender=plan.station,
-            message_id=link,
-            md5="",
-            size=0,
-            file_name="",
-            pay_for_reply=False,
-            priority="normal",
-            received_at=now,
-            expires_at=now + self.settings.v1_default_expiry,
-            payload_id=None,
-            subject=plan.subject,
+        record = replace(
+            self._new_record(plan.station, p.route, plan.subject),
             state=state,
             sender_type=p.partner_type,
             receiver_type=incoming.partner_type if incoming else "Production",
@@ -158,23 +143,16 @@ class Management:
             self.hub.notify(p.route)
         return stored
 
-    # -- fan-out ---------------------------------------------------------------------------------
-    async def check_list(self, caller: Caller, station: str, list_id: int) -> None:
-        """The station must be the caller's (403) and the list the caller's account's (404)."""
-        self.check_station(caller, station)
-        if await self.store.addressbook.list_owner(list_id) != caller.account_id:
-            raise not_found(f"List {list_id} not found")
-
-    async def send_list(
-        self, station: str, list_id: int, subject: str | None, files: Sequence[NewFile]
-    ) -> FanoutOutcome:
-        """Every POST is a new message (its own id); the payloads are stored once."""
+    def _new_record(self, station: str, recipient: str, subject: str | None) -> MessageRecord:
+        """A /v1 message before its files are stored: a fresh link, which is also its message
+        id (every POST is a new message), and the default expiry; the store fills in the
+        file fields."""
         now = self.clock()
         link = new_link()
-        template = MessageRecord(
+        return MessageRecord(
             seq=0,
-            link="",
-            recipient=f"list:{list_id}",
+            link=link,
+            recipient=recipient,
             sender=station,
             message_id=link,
             md5="",
@@ -187,6 +165,19 @@ class Management:
             payload_id=None,
             subject=subject,
         )
+
+    # -- fan-out ---------------------------------------------------------------------------------
+    async def check_list(self, caller: Caller, station: str, list_id: int) -> None:
+        """The station must be the caller's (403) and the list the caller's account's (404)."""
+        self.check_station(caller, station)
+        if await self.store.addressbook.list_owner(list_id) != caller.account_id:
+            raise not_found(f"List {list_id} not found")
+
+    async def send_list(
+        self, station: str, list_id: int, subject: str | None, files: Sequence[NewFile]
+    ) -> FanoutOutcome:
+        """Every POST is a new message (its own id); the payloads are stored once."""
+        template = self._new_record(station, f"list:{list_id}", subject)  # each copy gets its own link
         members = await self.store.addressbook.member_routes(list_id)
         try:
             outcome = await self.store.add_fanout(template, [(f.blob, f.name, f.content_type) for f in files], members)

@@ -431,3 +431,64 @@ async def test_finished_deliveries_are_pruned_after_the_retention(world: World) 
     assert await world.store.outbox.prune(world.clock() + 1) == 1  # the sent one; the queued one stays
     assert [d.state for d in await world.deliveries("queued")] == ["queued"]
     assert await world.deliveries("sent") == []
+
+
+async def test_sealed_secrets_sign_deliveries_and_never_rest_in_plaintext(world: World) -> None:
+    """With RELAYBOX_MASTER_KEY, endpoint, push and remote secrets are sealed in the database,
+    deliveries and pushes are still signed with the plaintext, a wrong key is refused, and a
+    rotation re-seals every secret column."""
+    from sqlalchemy import select
+
+    from relaybox.auth.sealed import Sealer, new_key
+    from relaybox.errors import StoreUnavailable
+    from relaybox.store.apikeys import ApiKeyRecord
+    from relaybox.store.schema import partners, webhooks
+    from relaybox.webhooks.signature import signature_v1
+    from relaybox.wire import digest
+    from relaybox.wire.push import federation_key
+
+    k1, k2 = new_key(), new_key()
+    world.store.sealer = Sealer(k1)
+    hook_secret, push_secret, remote_secret = new_secret(), "p" * 32, "r" * 24
+    with Receiver(lambda _r: Answer(202)) as rcv:
+        await world.hook(rcv.url, secret=hook_secret, event_types=("message.received",))
+        https = await _remote_partner(world, rcv.url + "/in", transport="https", pushSecret=push_secret)
+        fed = await _remote_partner(world, rcv.url, remoteRoute="me@remote01", remoteSecret=remote_secret)
+        for to in (world.b, https, fed):
+            await world.send(b"<invoice/>", to=to)
+        box = world.outbox()
+        while await box.run_once():
+            pass
+        by_path = {r.path: r for r in rcv.requests}
+    hook_req, https_req, fed_req = by_path["/hook"], by_path["/hook/in"], by_path["/hook/1/send-message"]
+    assert hook_req.headers["signature"] == signature_v1(hook_req.body, hook_secret)
+    h = https_req.headers
+    custom = digest.custom_lines((k, v) for k, v in h.items() if k.startswith("message-"))
+    d = digest.digest_string(
+        "POST", hashlib.md5(https_req.body).hexdigest(), h["content-type"], h["date"], custom, "/hook/in"
+    )
+    assert h["authorization"] == f"relaybox_api {world.a}:" + digest.sign(push_secret, d, "sha256")
+    f = fed_req.headers
+    key = federation_key(f["request-timestamp"], "me@remote01", fed, f["message-id"], f["message-md5"], remote_secret)
+    assert f["request-key"] == key
+
+    def raw(db: Any) -> list[str]:
+        rows = [*db.all(select(webhooks.c.secret)), *db.all(select(partners.c.push_secret, partners.c.remote_secret))]
+        return [v for row in rows for v in row if v is not None]
+
+    # An API private key sealed is 147 characters: PostgreSQL refused it before migration 0007.
+    private = "rbs_" + "k" * 43
+    await world.store.apikeys.add(ApiKeyRecord("rbk_" + "0" * 24, 1, "ci", private, False, T0, None, None, None))
+    found = await world.store.apikeys.get("rbk_" + "0" * 24)
+    assert found is not None and found.private_key == private
+    stored = await world.store._q(raw, write=False)  # type: ignore[attr-defined]
+    assert len(stored) == 3 and all(v.startswith("fernet:") for v in stored)
+    assert not {hook_secret, push_secret, remote_secret} & set(stored)
+    world.store.sealer = Sealer(k2)
+    with pytest.raises(StoreUnavailable, match="does not open"):
+        await world.store.check_sealed()
+    world.store.sealer = Sealer(f"{k2},{k1}")
+    assert await world.store.reseal_secrets() == 6  # 2 plaintext route secrets + the API key + the 3 above
+    world.store.sealer = Sealer(k2)
+    await world.store.check_sealed()
+    assert (await world.store.get_route(world.a)) is not None

@@ -1,4 +1,4 @@
-"""``relaybox keys generate|rotate``: the master key that seals route secrets at rest
+"""``relaybox keys generate|rotate``: the master key that seals stored secrets at rest
 (``RELAYBOX_MASTER_KEY``, docs/reliability.md)."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from relaybox.cli._store import data_dir_option, db_option, run_with_store, sett
 
 @click.group()
 def keys() -> None:
-    """The master key sealing route secrets at rest (RELAYBOX_MASTER_KEY)."""
+    """The master key sealing stored secrets at rest (RELAYBOX_MASTER_KEY)."""
 
 
 @keys.command("generate")
@@ -28,7 +28,10 @@ def generate() -> None:
 @data_dir_option
 @db_option
 def rotate(data_dir: Path | None, database_url: str | None) -> None:
-    """Re-seal route secrets and API private keys with the first key of RELAYBOX_MASTER_KEY.
+    """Re-seal every stored secret with the first key of RELAYBOX_MASTER_KEY.
+
+    Route secrets, API private keys, webhook endpoint secrets and partners' remote and push
+    secrets; plaintext ones (stored before a key was set) are sealed too.
 
     To change keys: RELAYBOX_MASTER_KEY="NEW,OLD" relaybox keys rotate; then drop OLD."""
     settings = settings_from(data_dir=data_dir, database_url=database_url)
@@ -37,7 +40,7 @@ def rotate(data_dir: Path | None, database_url: str | None) -> None:
         raise SystemExit(1)
 
     async def work(store: Any) -> None:
-        changed = await store.reseal_routes()
+        changed = await store.reseal_secrets()
         click.echo(f"{changed} secrets sealed with the first key")
 
     run_with_store(settings, work)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from relaybox.auth.sealed import Sealer
     from relaybox.store.accounts import AccountStore
     from relaybox.store.addressbook import AddressBookStore
     from relaybox.store.apikeys import ApiKeyStore
@@ -142,7 +143,8 @@ class PartnerRecord:
     request_mdn: bool
     created_at: float
     # Outbound push (a partner with a uri): federation or https, and the secrets it signs
-    # with (write-only: never rendered by the API or the CLI).
+    # with (write-only: never rendered by the API or the CLI; as stored, so sealed when a
+    # master key is set: ``Store.sealer.open`` where a push is signed).
     transport: str = "federation"
     remote_route: str | None = None
     remote_secret: str | None = None
@@ -159,7 +161,7 @@ class WebhookRecord:
     description: str
     standard_webhooks: bool
     timeout: int
-    secret: str
+    secret: str  # as stored: sealed when a master key is set (``Store.sealer.open``)
     disabled_reason: str | None  # user | gone | failing
     failing_since: float | None
     created_at: float
@@ -263,6 +265,8 @@ class Store(Protocol):
     outbox: OutboxStore
     addressbook: AddressBookStore
     apikeys: ApiKeyStore
+    # Opens the secrets records carry as stored (sealed with RELAYBOX_MASTER_KEY when set).
+    sealer: Sealer
 
     async def open(self) -> None: ...
 
@@ -294,11 +298,11 @@ class Store(Protocol):
     async def remove_route(self, route: str) -> bool: ...
 
     async def check_sealed(self) -> None:
-        """``StoreUnavailable`` when the route secrets are sealed and the master key cannot open them."""
+        """``StoreUnavailable`` when the stored secrets are sealed and the master key cannot open them."""
         ...
 
-    async def reseal_routes(self) -> int:
-        """Seal every route secret with the first master key; the number rewritten."""
+    async def reseal_secrets(self) -> int:
+        """Seal every stored secret with the first master key; the number rewritten."""
         ...
 
     # replay cache

@@ -7,12 +7,13 @@ whether a receipt is requested: the station's record for the other route, Produc
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import and_, bindparam, delete, insert, literal_column, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from relaybox.auth.sealed import Sealer
 from relaybox.store.base import Conflict, PartnerRecord
 from relaybox.store.db import Db, Runner
 from relaybox.store.schema import messages, partners
@@ -55,6 +56,8 @@ _FIELDS = (
 
 
 def partner_from_row(row: Sequence[Any]) -> PartnerRecord:
+    """A partner as stored: ``remote_secret``/``push_secret`` sealed when a master key is set
+    (opened only where a push is signed, ``Store.sealer.open``)."""
     (pid, station, route, ptype, name, desc, uri, subject, headers, p_in, p_out, timeout, mdn, created,
      transport, remote_route, remote_secret, push_secret) = row  # fmt: skip
     return PartnerRecord(
@@ -79,8 +82,14 @@ def partner_from_row(row: Sequence[Any]) -> PartnerRecord:
     )
 
 
-def _values(fields: Mapping[str, Any]) -> dict[str, Any]:
+_SECRETS = ("remote_secret", "push_secret")
+
+
+def _values(fields: Mapping[str, Any], sealer: Sealer) -> dict[str, Any]:
     values = {k: v for k, v in fields.items() if k in _FIELDS}
+    for name in _SECRETS:
+        if values.get(name) is not None:
+            values[name] = sealer.seal(values[name])
     if "custom_headers" in values:
         values["custom_headers"] = json.dumps([{"headerKey": k, "headerValue": v} for k, v in values["custom_headers"]])
     return values
@@ -105,12 +114,14 @@ def resolve_pair(db: Db, a: str, b: str) -> tuple[PartnerRecord | None, PartnerR
 
 
 class PartnerStore:
-    def __init__(self, q: Runner) -> None:
+    def __init__(self, q: Runner, sealer: Callable[[], Sealer]) -> None:
         self._q = q
+        # Push secrets sign for this server (symmetric schemes): sealed at rest like route secrets.
+        self._sealer = sealer
 
     async def add(self, station: str, route: str, fields: Mapping[str, Any], now: float) -> PartnerRecord:
         """Raise ``Conflict`` when (station, route, partner_type) exists."""
-        values = {**_values(fields), "station": station, "route": route, "created_at": now}
+        values = {**_values(fields, self._sealer()), "station": station, "route": route, "created_at": now}
 
         def add(db: Db) -> PartnerRecord:
             pid = db.insert(insert(partners), values)
@@ -151,7 +162,7 @@ class PartnerStore:
     async def update(self, partner_id: int, fields: Mapping[str, Any]) -> tuple[PartnerRecord, PartnerRecord] | None:
         """Apply a partial update; (before, after), or None for an unknown id. ``Conflict``
         when the new partner_type collides."""
-        values = _values(fields)
+        values = _values(fields, self._sealer())
 
         def change(db: Db) -> tuple[PartnerRecord, PartnerRecord] | None:
             row = db.first(select(partners).where(partners.c.id == partner_id))

@@ -42,6 +42,7 @@ from relaybox.store.schema import (
     request_keys,
     routes,
 )
+from relaybox.store.schema import webhooks as webhook_endpoints
 from relaybox.store.views import MessageExtras, ViewStore, drop_related, import_extras
 from relaybox.store.webhooks import WebhookStore
 from relaybox.wire.ids import new_link
@@ -74,6 +75,7 @@ def guard() -> Iterator[None]:
 _SELECT_1 = text("SELECT 1")
 _GET_ROUTE = select(routes).where(routes.c.route == bindparam("route"))
 _USE_KEY = insert(request_keys)
+_KEY_USED = select(request_keys.c.key).where(request_keys.c.key == bindparam("key"))
 _FIND_SENT = select(messages).where(
     messages.c.sender == bindparam("sender"),
     messages.c.message_id == bindparam("message_id"),
@@ -167,6 +169,16 @@ def _route(row: Sequence[Any], sealer: Sealer) -> RouteRecord:
     )
 
 
+# Every column holding a secret sealed with RELAYBOX_MASTER_KEY: (table, key, column).
+_SEALED_COLUMNS = (
+    (routes, routes.c.route, routes.c.secret),
+    (api_keys, api_keys.c.public_key, api_keys.c.private_key),
+    (webhook_endpoints, webhook_endpoints.c.id, webhook_endpoints.c.secret),
+    (partners, partners.c.id, partners.c.remote_secret),
+    (partners, partners.c.id, partners.c.push_secret),
+)
+
+
 class SqlStore:
     """The shared half of every SQL ``Store``; subclasses provide the engine, ``_q`` and payloads."""
 
@@ -174,13 +186,15 @@ class SqlStore:
 
     def __init__(self) -> None:
         self._last_orphan_scan = 0.0
+        # Request keys spent while the database refused writes: key -> expiry (use_request_key).
+        self._held_keys: dict[str, float] = {}
         # Route secrets at rest: sealed with RELAYBOX_MASTER_KEY when set (make_store).
         self.sealer = Sealer(None)
         # The management API's queries, run by this store's ``_q``.
         self.accounts = AccountStore(self._q)
-        self.partners = PartnerStore(self._q)
+        self.partners = PartnerStore(self._q, lambda: self.sealer)
         self.views = ViewStore(self)
-        self.webhooks = WebhookStore(self._q)
+        self.webhooks = WebhookStore(self._q, lambda: self.sealer)
         self.apikeys = ApiKeyStore(self._q, lambda: self.sealer)
         self.outbox = OutboxStore(self)
         self.addressbook = AddressBookStore(self._q)
@@ -261,28 +275,24 @@ class SqlStore:
     async def check_sealed(self) -> None:
         """Refuse (503, with the reason) a store whose sealed secrets this key cannot open:
         better than every request failing its signature check."""
-        row = await self._first(select(routes.c.secret).where(routes.c.secret.startswith(SEALED)).limit(1))
-        if row is None:
-            row = await self._first(
-                select(api_keys.c.private_key).where(api_keys.c.private_key.startswith(SEALED)).limit(1)
-            )
-        if row is not None:
-            try:
-                self.sealer.open(row[0])
-            except SealError as exc:
-                raise StoreUnavailable(str(exc)) from None
+        for column in _SEALED_COLUMNS:
+            row = await self._first(select(column[2]).where(column[2].startswith(SEALED)).limit(1))
+            if row is not None:
+                try:
+                    self.sealer.open(row[0])
+                except SealError as exc:
+                    raise StoreUnavailable(str(exc)) from None
+                return
 
-    async def reseal_routes(self) -> int:
-        """Seal every route secret and API private key with the first master key (plaintext
-        ones too); the number rewritten (``relaybox keys rotate``)."""
+    async def reseal_secrets(self) -> int:
+        """Seal every stored secret (route secrets, API private keys, webhook endpoint secrets,
+        partners' remote and push secrets) with the first master key, plaintext ones too; the
+        number rewritten (``relaybox keys rotate``)."""
 
         def reseal(db: Db) -> int:
             changed = 0
-            for table, key, column in (
-                (routes, routes.c.route, routes.c.secret),
-                (api_keys, api_keys.c.public_key, api_keys.c.private_key),
-            ):
-                for name, stored in db.all(select(key, column)):
+            for table, key, column in _SEALED_COLUMNS:
+                for name, stored in db.all(select(key, column).where(column.is_not(None))):
                     fresh = self.sealer.reseal(stored)
                     if fresh != stored:
                         db.run(update(table).where(key == name).values({column.key: fresh}))
@@ -316,13 +326,43 @@ class SqlStore:
 
     # -- replay cache ----------------------------------------------------------------------
     async def use_request_key(self, key: str, expires_at: float) -> bool:
+        if self._held_keys:
+            now = time.time()
+            self._held_keys = {k: t for k, t in self._held_keys.items() if t > now}
+            if key in self._held_keys:
+                return False
         try:
             # Without fsync: a replay is refused after any restart of relaybox; only a power
             # loss inside the timestamp window could forget a key (docs/performance.md).
             await self._q(lambda db: db.run(_USE_KEY, {"key": key, "expires_at": expires_at}), write=True, fsync=False)
         except IntegrityError:
             return False
+        except StoreUnavailable:
+            # The database cannot write (a full or read-only disk) but may still read: every
+            # call spends a key, so refusing here would take the reads down with the sends.
+            # Held in memory until a write works again; a read that fails too is a 503 as before.
+            if await self._q(lambda db: db.first(_KEY_USED, {"key": key}), write=False) is not None:
+                return False
+            self._held_keys[key] = expires_at
+            return True
+        if self._held_keys:
+            await self._flush_held_keys()
         return True
+
+    async def _flush_held_keys(self) -> None:
+        """Store the keys spent while the database could not write: they stay refused after a
+        restart too. Kept for the next try when the write fails again."""
+        held, self._held_keys = self._held_keys, {}
+
+        def store(db: Db) -> None:
+            for k, t in held.items():
+                if db.first(_KEY_USED, {"key": k}) is None:
+                    db.run(_USE_KEY, {"key": k, "expires_at": t})
+
+        try:
+            await self._q(store, write=True, fsync=False)
+        except (IntegrityError, StoreUnavailable):
+            self._held_keys = {**held, **self._held_keys}
 
     # -- messages --------------------------------------------------------------------------
     async def find_sent(self, sender: str, message_id: str, now: float) -> list[MessageRecord]:

@@ -6,13 +6,14 @@ station never sees another's endpoints or deliveries.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.sql.elements import ColumnElement
 
+from relaybox.auth.sealed import Sealer
 from relaybox.store.base import DeliveryFailure, DeliveryRecord, WebhookRecord
 from relaybox.store.db import Db, Runner
 from relaybox.store.events import wake
@@ -22,6 +23,8 @@ _STOPPED_BY_DISABLE = "endpoint disabled"
 
 
 def webhook_from_row(row: Sequence[Any]) -> WebhookRecord:
+    """An endpoint as stored: ``secret`` sealed when a master key is set (opened only where a
+    delivery is signed, ``Store.sealer.open``)."""
     (wid, station, url, types, enabled, desc, standard, timeout, secret, reason, failing, created, updated) = row
     return WebhookRecord(
         id=wid,
@@ -48,8 +51,10 @@ def failure_from_row(row: Sequence[Any]) -> DeliveryFailure:
     return DeliveryFailure(*row[1:])
 
 
-def _values(fields: Mapping[str, Any]) -> dict[str, Any]:
+def _values(fields: Mapping[str, Any], sealer: Sealer) -> dict[str, Any]:
     values = dict(fields)
+    if values.get("secret") is not None:
+        values["secret"] = sealer.seal(values["secret"])
     if "event_types" in values:
         values["event_types"] = ",".join(values["event_types"])
     return values
@@ -86,8 +91,10 @@ _STATES = {"queued": ("queued", "stopped"), "stopped": ("stopped",), "sent": ("s
 
 
 class WebhookStore:
-    def __init__(self, q: Runner) -> None:
+    def __init__(self, q: Runner, sealer: Callable[[], Sealer]) -> None:
         self._q = q
+        # Endpoint secrets sign our deliveries: sealed at rest like route secrets.
+        self._sealer = sealer
 
     # -- endpoints ---------------------------------------------------------------------------
     async def add(self, fields: Mapping[str, Any], most: int) -> WebhookRecord | None:
@@ -97,7 +104,7 @@ class WebhookStore:
             have = db.first(select(func.count()).select_from(webhooks).where(webhooks.c.station == fields["station"]))
             if have is not None and int(have[0]) >= most:
                 return None
-            db.run(insert(webhooks).values(**_values(fields)))
+            db.run(insert(webhooks).values(**_values(fields, self._sealer())))
             row = db.first(select(webhooks).where(webhooks.c.id == fields["id"]))
             assert row is not None
             return webhook_from_row(row)
@@ -129,7 +136,7 @@ class WebhookStore:
             if row is None:
                 return None
             current = webhook_from_row(row)
-            values = _values({k: v for k, v in changes.items() if k != "enabled"})
+            values = _values({k: v for k, v in changes.items() if k != "enabled"}, self._sealer())
             enabled = changes.get("enabled")
             if enabled is True:
                 values.update(enabled=True, disabled_reason=None, failing_since=None)

@@ -239,7 +239,7 @@ class Outbox:
     def _webhook_headers(
         self, hook: WebhookRecord, body: bytes, event_id: str, event_type: str, attempt: int
     ) -> dict[str, str]:
-        signed = sign(body, hook.secret, event_id=event_id, timestamp=int(self.clock()))
+        signed = sign(body, self.store.sealer.open(hook.secret), event_id=event_id, timestamp=int(self.clock()))
         if not hook.standard_webhooks:
             signed = {"Signature": signed["Signature"]}
         return {
@@ -295,7 +295,7 @@ class Outbox:
                 content_type=m.content_type,
                 body_md5=m.md5,
                 uri_path_and_query=httpx.URL(url).raw_path.decode("ascii"),
-                push_secret=p.push_secret or "",
+                push_secret=self.store.sealer.open(p.push_secret or ""),
                 custom=p.custom_headers,
             )
             headers["User-Agent"] = PUSH_AGENT
@@ -309,7 +309,7 @@ class Outbox:
             md5=m.md5,
             expires_in=max(int(m.expires_at - now), 1),
             pay_for_reply=m.pay_for_reply,
-            secret=p.remote_secret or "",
+            secret=self.store.sealer.open(p.remote_secret or ""),
         )
         taken = {name.lower() for name in headers}
         for name, value in custom.items():

@@ -9,10 +9,13 @@ import time
 from collections.abc import Callable
 
 from relaybox.auth import receipts as signing
+from relaybox.errors import StoreUnavailable
 from relaybox.store.base import AttachmentRecord, MessageRecord, Store
 
 log = logging.getLogger("relaybox.receipts")
 MARK_DELAY = 0.01  # seconds a download mark waits for others to share its commit
+MARK_RETRY = 1.0  # seconds between tries while the store refuses writes
+MARKS_HELD = 100_000  # download marks kept in memory while the store refuses writes
 RECEIPT_KEY = "receipt-ed25519"
 
 
@@ -23,6 +26,7 @@ class Receipts:
         self._private: bytes | None = None
         self._downloaded: dict[str, MessageRecord] = {}
         self._flusher: asyncio.Task[None] | None = None
+        self._closing = False
 
     async def start(self) -> None:
         self._private = await self.store.accounts.server_key(RECEIPT_KEY, signing.new_private_key, self.clock())
@@ -52,16 +56,30 @@ class Receipts:
                 self._flusher = asyncio.create_task(self._flush())
 
     async def _flush(self) -> None:
+        delay = MARK_DELAY
         while self._downloaded:  # those added while a batch was being written go next
-            await asyncio.sleep(MARK_DELAY)  # gather the downloads of this moment into one commit
+            await asyncio.sleep(delay)  # gather the downloads of this moment into one commit
             batch, self._downloaded = list(self._downloaded.values()), {}
             try:
                 await self.store.views.mark_downloaded(batch, self.clock())
-            except Exception:  # the downloads themselves went fine; only their events are missing
+                delay = MARK_DELAY
+            except StoreUnavailable as exc:
+                if self._closing:  # shutting down: nothing left to wait for
+                    log.warning("dropped %d download marks at shutdown: %s", len(batch), exc.detail)
+                    return
+                # A full disk or a database outage: the downloads went fine, their marks wait
+                # (at most MARKS_HELD, the newest kept) and are tried again once a second.
+                if delay == MARK_DELAY:
+                    log.warning("recording %d downloads: %s (retrying)", len(batch), exc.detail)
+                kept = {m.link: m for m in batch[-MARKS_HELD:]}
+                self._downloaded = {**kept, **self._downloaded}
+                delay = MARK_RETRY
+            except Exception:  # only their events are missing
                 log.exception("recording %d downloads", len(batch))
 
     async def settle(self) -> None:
         """Write the download marks still waiting (at shutdown, before the store closes)."""
+        self._closing = True
         while self._flusher is not None and not self._flusher.done():
             await self._flusher
 

@@ -54,6 +54,16 @@ class FileBlobs:
         for d in (self.payload_dir, self.tmp_dir):
             if not d.is_dir() or not os.access(d, os.W_OK):
                 raise StoreUnavailable("payload directory is not usable")
+        # A full file system passes the check above, yet no send can store a byte there (nor
+        # its database row, which lives on the same disk): ping must not answer "ok" then.
+        try:
+            st = os.statvfs(self.root)
+        except OSError as exc:
+            raise StoreUnavailable(f"cannot inspect the data directory: {exc.strerror}") from None
+        # root may use the blocks a file system reserves for it (ext4's 5%); others may not.
+        blocks = st.f_bfree if os.geteuid() == 0 else st.f_bavail
+        if blocks == 0 or (st.f_files and st.f_favail == 0):
+            raise StoreUnavailable("no space left in the data directory")
 
     def path_of(self, payload_id: str) -> Path:
         # Ids are made here (token_hex), so they are safe path components.
@@ -229,6 +239,11 @@ class FileBlobWriter(CountingWriter):
         os.replace(self._tmp, final)
         self._final = final
         _fsync_dir(final.parent)
+
+    def committed(self) -> None:
+        """A committed row now owns the file: ``discard()`` leaves it alone (the sweeper
+        removes it with its row, when the message goes)."""
+        self._final = None
 
     async def discard(self) -> None:
         self._memory = None

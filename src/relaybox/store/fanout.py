@@ -21,7 +21,7 @@ from relaybox.store import events
 from relaybox.store.base import MessageRecord, PartnerRecord
 from relaybox.store.db import Db
 from relaybox.store.partners import partner_from_row
-from relaybox.store.schema import attachments, deliveries, fanouts, messages, partners, payloads, routes
+from relaybox.store.schema import attachments, deliveries, fanouts, messages, partners, routes
 from relaybox.wire.events import RECEIVED
 from relaybox.wire.ids import new_link
 
@@ -123,7 +123,7 @@ def fan_out(
     files: Sequence[FanoutFile],
     members: Sequence[tuple[str | None, int]],
     *,
-    store_payload: Callable[[Db, FanoutFile], None],
+    add_payload: Callable[[Db, FanoutFile], None],
     after_insert: Callable[[Db, str], None],
 ) -> tuple[dict[str, Any], list[MessageRecord]]:
     """Write the copies; (the answer, the copies in mailboxes). ``template`` carries the
@@ -170,8 +170,7 @@ def fan_out(
     if not planned:
         raise RelayboxError(NOT_FOUND, "No contact of the list can receive the message")
     for f in files:
-        db.run(insert(payloads), {"id": f.payload_id, "size": f.size, "md5": f.md5, "created_at": now})
-        store_payload(db, f)
+        add_payload(db, f)
     from relaybox.store.sql import message_values
 
     db.run_many(insert(messages), [message_values(copy) for _, copy, _ in planned])

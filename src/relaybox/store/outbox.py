@@ -122,9 +122,20 @@ class OutboxStore:
             if hook_ids
             else {}
         )
+        event_ids = sorted({d.event_id for d in found if d.kind == "webhook" and d.event_id})
+        # One read for every claimed delivery's envelope (was one query per delivery).
+        bodies: dict[str, str] = (
+            dict(db.all(select(events.c.id, events.c.body).where(events.c.id.in_(event_ids))))  # type: ignore[arg-type]
+            if event_ids
+            else {}
+        )
         jobs: list[Job] = []
         for d in found:
-            job = self._webhook_job(db, d, hooks, busy, now) if d.kind == "webhook" else self._push_job(db, d, now)
+            job = (
+                self._webhook_job(db, d, hooks, busy, bodies, now)
+                if d.kind == "webhook"
+                else self._push_job(db, d, now)
+            )
             if job is not None:
                 jobs.append(job)
         return jobs
@@ -142,7 +153,13 @@ class OutboxStore:
         return claimed
 
     def _webhook_job(
-        self, db: Db, d: DeliveryRecord, hooks: dict[str, WebhookRecord], busy: dict[str, int], now: float
+        self,
+        db: Db,
+        d: DeliveryRecord,
+        hooks: dict[str, WebhookRecord],
+        busy: dict[str, int],
+        bodies: dict[str, str],
+        now: float,
     ) -> Job | None:
         hook = hooks.get(d.webhook_id or "")
         if hook is None:  # its endpoint was deleted meanwhile
@@ -158,11 +175,11 @@ class OutboxStore:
         if busy.get(hook.id, 0) >= MAX_IN_FLIGHT:
             return None  # stays due; claimed when an attempt of that endpoint finishes
         busy[hook.id] = busy.get(hook.id, 0) + 1
-        body = db.first(select(events.c.body).where(events.c.id == d.event_id))
+        body = bodies.get(d.event_id or "")
         if body is None:
             db.run(delete(deliveries).where(deliveries.c.id == d.id))
             return None
-        return Job(self._lease(db, d, hook.timeout, now), webhook=hook, body=body[0].encode("utf-8"))
+        return Job(self._lease(db, d, hook.timeout, now), webhook=hook, body=body.encode("utf-8"))
 
     def _push_job(self, db: Db, d: DeliveryRecord, now: float) -> Job | None:
         from relaybox.store.sql import message_from_row

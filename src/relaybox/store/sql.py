@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
+import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
@@ -63,11 +64,23 @@ def guard() -> Iterator[None]:
     except IntegrityError:
         raise
     except (OperationalError, DBAPIError) as exc:
-        raise StoreUnavailable(f"database unavailable: {type(exc.orig).__name__ if exc.orig else exc}") from None
+        raise StoreUnavailable(f"database unavailable: {_reason(exc)}") from None
     except (PoolTimeout, TimeoutError, ConnectionError) as exc:
         raise StoreUnavailable(f"database unavailable: {type(exc).__name__}") from None
     except OSError as exc:
         raise StoreUnavailable(f"storage unavailable: {exc.strerror or type(exc).__name__}") from None
+
+
+def _reason(exc: DBAPIError) -> str:
+    """What a 503 says about a driver error. SQLite's own message names the cause ("database
+    or disk is full", "attempt to write a readonly database") and holds nothing private; a
+    database server's may (host names, users): its type only."""
+    orig = exc.orig
+    if orig is None:
+        return str(exc)
+    if isinstance(orig, sqlite3.Error):
+        return f"{type(orig).__name__} ({orig})"
+    return type(orig).__name__
 
 
 # Hot statements are built once: SQLAlchemy memoizes a statement object's cache key, so reusing
@@ -183,6 +196,10 @@ class SqlStore:
     """The shared half of every SQL ``Store``; subclasses provide the engine, ``_q`` and payloads."""
 
     dialect = "sqlite"
+    # Whether a request key may be held in this process's memory while the database refuses
+    # writes (``use_request_key``). Only where the process's own disk is at fault (SQLite); for a
+    # shared database it would let a key spent on one node pass on another.
+    hold_keys_in_memory = False
 
     def __init__(self) -> None:
         self._last_orphan_scan = 0.0
@@ -228,6 +245,12 @@ class SqlStore:
 
     def _store_payload(self, db: Db, payload_id: str, blob: BlobWriter, created_at: float) -> None:
         """Hook inside the send transaction, after the payload row (SQLite stores small payloads here)."""
+
+    def _add_payload(self, db: Db, payload_id: str, blob: BlobWriter, created_at: float) -> None:
+        """The payload row of a finished blob (and, by the backend's hook, its inline bytes):
+        every way a message is stored (send, /v1 send, fan-out, import) goes through here."""
+        db.run(_INSERT_PAYLOAD, {"id": payload_id, "size": blob.size, "md5": blob.md5, "created_at": created_at})
+        self._store_payload(db, payload_id, blob, created_at)
 
     # -- small helpers -----------------------------------------------------------------------
     async def _exec(self, statement: Executable) -> int:
@@ -338,10 +361,14 @@ class SqlStore:
         except IntegrityError:
             return False
         except StoreUnavailable:
+            if not self.hold_keys_in_memory:
+                raise
             # The database cannot write (a full or read-only disk) but may still read: every
             # call spends a key, so refusing here would take the reads down with the sends.
             # Held in memory until a write works again; a read that fails too is a 503 as before.
-            if await self._q(lambda db: db.first(_KEY_USED, {"key": key}), write=False) is not None:
+            used = await self._q(lambda db: db.first(_KEY_USED, {"key": key}), write=False)
+            # Checked again after the awaits: a twin request may have held it meanwhile.
+            if used is not None or key in self._held_keys:
                 return False
             self._held_keys[key] = expires_at
             return True
@@ -351,8 +378,9 @@ class SqlStore:
 
     async def _flush_held_keys(self) -> None:
         """Store the keys spent while the database could not write: they stay refused after a
-        restart too. Kept for the next try when the write fails again."""
-        held, self._held_keys = self._held_keys, {}
+        restart too. They stay held (refused from memory) until stored; a failed write leaves
+        them for the next try."""
+        held = dict(self._held_keys)
 
         def store(db: Db) -> None:
             for k, t in held.items():
@@ -362,7 +390,9 @@ class SqlStore:
         try:
             await self._q(store, write=True, fsync=False)
         except (IntegrityError, StoreUnavailable):
-            self._held_keys = {**held, **self._held_keys}
+            return
+        for k in held:
+            self._held_keys.pop(k, None)
 
     # -- messages --------------------------------------------------------------------------
     async def find_sent(self, sender: str, message_id: str, now: float) -> list[MessageRecord]:
@@ -402,8 +432,7 @@ class SqlStore:
         if incoming is not None and incoming.pause_incoming:
             # The receiver paused this sender: refused like an unknown recipient (no leak).
             raise RelayboxError(ErrorCode.RECIPIENT_NOT_FOUND)
-        db.run(_INSERT_PAYLOAD, {"id": payload_id, "size": blob.size, "md5": blob.md5, "created_at": new.received_at})
-        self._store_payload(db, payload_id, blob, new.received_at)
+        self._add_payload(db, payload_id, blob, new.received_at)
         record = MessageRecord(
             seq=0,  # given by the database below
             link=new_link(),
@@ -475,9 +504,7 @@ class SqlStore:
                 template,
                 files,
                 members,
-                store_payload=lambda d, f: self._store_payload(
-                    d, f.payload_id, by_id[f.payload_id], template.received_at
-                ),
+                add_payload=lambda d, f: self._add_payload(d, f.payload_id, by_id[f.payload_id], template.received_at),
                 after_insert=self._after_insert,
             )
             fanout.remember(db, template, result)
@@ -534,8 +561,7 @@ class SqlStore:
             if db.first(select(messages.c.seq).where(messages.c.link == record.link)) is not None:
                 return False
             for pid, b in zip(payload_ids, blobs, strict=True):
-                db.run(insert(payloads).values(id=pid, size=b.size, md5=b.md5, created_at=record.received_at))
-                self._store_payload(db, pid, b, record.received_at)
+                self._add_payload(db, pid, b, record.received_at)
             db.insert(_INSERT_MESSAGE, message_values(replace(record, payload_id=payload_ids[0])))
             if extras is not None:
                 import_extras(db, record.link, extras, payload_ids[1:])

@@ -44,6 +44,11 @@ _CHECKPOINT_EVERY = 256
 
 
 class SqliteStore(SqlStore):
+    # A full or read-only data dir must not take the reads down with the sends. Held keys are
+    # per process: while writes fail, SQLite workers (RELAYBOX_WORKERS > 1) do not see each
+    # other's, which the keys' own timestamp window bounds.
+    hold_keys_in_memory = True
+
     def __init__(self, url: str, data_dir: Path) -> None:
         super().__init__()
         self.url = url
@@ -62,6 +67,8 @@ class SqliteStore(SqlStore):
         self._syncs = 0
         self._checkpointing: asyncio.Future[None] | None = None
         self._visible: list[str] = []
+        # Payload files whose rows the current group commit writes (``_store_payload``).
+        self._files: list[FileBlobWriter] = []
         self._listener: Callable[[str], None] | None = None
 
     async def open(self) -> None:
@@ -162,6 +169,7 @@ class SqliteStore(SqlStore):
         db = self._db
         outcomes: list[tuple[asyncio.Future[Any], bool, Any, bool]] = []
         self._visible = []
+        self._files = []
         try:
             with guard():
                 if db is None:
@@ -172,7 +180,7 @@ class SqliteStore(SqlStore):
                 try:
                     for fn, future, fsync in batch:
                         db.sql("SAVEPOINT w")
-                        seen = len(self._visible)
+                        seen, files = len(self._visible), len(self._files)
                         try:
                             with guard():
                                 value = fn(db)
@@ -180,6 +188,7 @@ class SqliteStore(SqlStore):
                             db.sql("ROLLBACK TO w")
                             db.sql("RELEASE w")
                             del self._visible[seen:]
+                            del self._files[files:]
                             outcomes.append((future, False, exc, False))
                         else:
                             db.sql("RELEASE w")
@@ -194,6 +203,11 @@ class SqliteStore(SqlStore):
                 if not future.done():
                     future.set_exception(exc)
             return
+        # Committed: from here a failure (the WAL sync) may still answer 503, but the rows stand,
+        # so their payload files must survive the senders' discard().
+        for blob in self._files:
+            blob.committed()
+        self._files = []
         # Visible to readers now: wake waiters while the WAL is still being synced (a waiter
         # may hold a message a moment before its sender's 200; a power loss in that moment
         # makes the sender retry, which is at-least-once, never a lost acknowledged message).
@@ -262,6 +276,8 @@ class SqliteStore(SqlStore):
         data = blob.inline if isinstance(blob, FileBlobWriter) else None
         if data is not None:
             db.run(_INSERT_CHUNK, {"payload_id": payload_id, "seq": 0, "data": data, "created_at": created_at})
+        elif isinstance(blob, FileBlobWriter):
+            self._files.append(blob)  # its file belongs to the row once the batch commits
 
     async def open_payload(self, payload_id: str) -> Payload:
         row = await self._q(lambda db: db.first(_FIRST_CHUNK, {"payload_id": payload_id}), write=False)

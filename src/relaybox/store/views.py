@@ -33,7 +33,7 @@ from relaybox.store.base import AttachmentRecord, BlobWriter, FailureRecord, Mes
 from relaybox.store.db import Db
 from relaybox.store.outbox import add_push, hurry_push, restart_push, stop_push
 from relaybox.store.partners import like_escape
-from relaybox.store.schema import attachments, deliveries, failures, messages, payloads, reads, receipts, routes
+from relaybox.store.schema import attachments, deliveries, failures, messages, reads, receipts, routes
 from relaybox.store.schema import partners as partners_t
 
 if TYPE_CHECKING:
@@ -404,11 +404,7 @@ class ViewStore:
             from relaybox.store.sql import message_values
 
             for pid, f in zip(ids, files, strict=True):
-                db.run(
-                    insert(payloads),
-                    {"id": pid, "size": f.blob.size, "md5": f.blob.md5, "created_at": record.received_at},
-                )
-                self._store._store_payload(db, pid, f.blob, record.received_at)
+                self._store._add_payload(db, pid, f.blob, record.received_at)
             seq = db.insert(insert(messages), message_values(record))
             for i, (pid, f) in enumerate(zip(ids[1:], files[1:], strict=True), start=1):
                 db.run(

@@ -16,8 +16,12 @@ $(STAMP): pyproject.toml
 run: $(STAMP)
 	$(BIN)/relaybox serve --demo
 
+# The suite runs in TEST_WORKERS processes (pytest-xdist; most of a test's time is spent waiting
+# on a live server), then the few `serial` tests that restart the machine's PostgreSQL, alone.
+TEST_WORKERS ?= 3
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) -m "not slow and not serial"
+	$(BIN)/python -m pytest -q -p no:xdist -m "serial and not slow"
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench examples

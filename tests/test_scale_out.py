@@ -169,6 +169,7 @@ def test_sweepers_on_every_node_share_the_work(nodes: tuple[ServerProcess, Serve
     assert a.payload_count() == 0
 
 
+@pytest.mark.serial  # restarts the machine's PostgreSQL: nothing else may run meanwhile
 @pytest.mark.skipif(shutil.which("pg_ctlcluster") is None, reason="needs the local PostgreSQL cluster tools")
 def test_database_restart_while_a_waiter_waits(nodes: tuple[ServerProcess, ServerProcess]) -> None:
     a, b = nodes

@@ -436,6 +436,7 @@ def pg_restart(mode: str) -> None:
     )
 
 
+@pytest.mark.serial  # restarts the machine's PostgreSQL: nothing else may run meanwhile
 @pytest.mark.skipif(not PG_TOOLS, reason="needs the local PostgreSQL cluster tools")
 @pytest.mark.parametrize("backend", ["postgresql"])
 @pytest.mark.parametrize("restarts", [pytest.param(1, id="short"), pytest.param(6, id="long", marks=pytest.mark.slow)])

@@ -45,6 +45,11 @@ DEFAULT_V1_RATE_WINDOW = 10.0
 DEFAULT_V1_MAX_FILES = 10
 DEFAULT_V1_MAX_BYTES = 10 * 1024 * 1024
 DEFAULT_V1_DEFAULT_EXPIRY = 24 * 3600
+# Slow-client bounds of the HTTP protocol (api/protocol.py): a head within 20 s, and each 30 s
+# of a body at least one byte and 100 bytes/s (far below any real uplink, far above a slow-loris).
+DEFAULT_HEAD_TIMEOUT = 20.0
+DEFAULT_BODY_TIMEOUT = 30.0
+DEFAULT_BODY_MIN_RATE = 100.0
 
 
 class Settings(BaseSettings):
@@ -88,6 +93,16 @@ class Settings(BaseSettings):
     route_quota_bytes: int = Field(0, ge=0, description="bytes a mailbox may hold; 0 = no limit")
     waiters_per_route: int = Field(
         100, ge=1, description="wait-next-message calls a route may hold at once, per process"
+    )
+    # -- slow clients (api/protocol.py; 0 = no bound) --
+    head_timeout: float = Field(
+        DEFAULT_HEAD_TIMEOUT, ge=0, description="seconds a client has to send a request head (then 408, closed)"
+    )
+    body_timeout: float = Field(
+        DEFAULT_BODY_TIMEOUT, ge=0, description="seconds a request body may go without a byte (then closed)"
+    )
+    body_min_rate: float = Field(
+        DEFAULT_BODY_MIN_RATE, ge=0, description="bytes/s a request body must average over each body_timeout"
     )
     # -- TLS straight from the server, and the audit log (docs/reliability.md) --
     tls_cert: Path | None = Field(None, description="PEM certificate (chain): serve HTTPS without a proxy")

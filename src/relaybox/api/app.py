@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.routing import Route
 
-from relaybox.api import audit, errors, messages, openapi, v1
+from relaybox.api import audit, errors, messages, openapi, protocol, v1
 from relaybox.api.edge import EdgeMiddleware
 from relaybox.config import Settings
 from relaybox.errors import RelayboxError, V1Error
@@ -81,9 +81,11 @@ def create_app(settings: Settings, store: Store | None = None) -> Starlette:
         task = asyncio.create_task(sweeper.run_forever(), name="relaybox-sweeper")
         if settings.outbox_enabled:
             outbox.start()
+        forget = protocol.on_server_shutdown(exchange.drain)
         try:
             yield
         finally:
+            forget()
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task

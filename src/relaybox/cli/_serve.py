@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import socket
@@ -51,7 +52,13 @@ def run_server(settings: Any, *, demo: bool) -> None:
         host=settings.host,
         port=settings.port,
         loop="uvloop",
-        http=BoundedHttpTools,  # httptools with a bound on the request head
+        # httptools with bounds on the request head's size and time and the body's pace
+        http=functools.partial(
+            BoundedHttpTools,
+            head_timeout=settings.head_timeout,
+            body_timeout=settings.body_timeout,
+            body_min_rate=settings.body_min_rate,
+        ),
         log_level=settings.log_level.lower(),
         # Long-polls would otherwise hold a restart for up to their timeout.
         timeout_graceful_shutdown=2,

@@ -43,6 +43,7 @@ class Exchange:
         # after its send returns, for stores that do not say).
         store.on_commit(hub.notify)
         self._waiting: dict[str, int] = {}  # wait-next-message calls held, per route
+        self._draining = False
         self.auth = Authenticator(
             store,
             window=settings.timestamp_window,
@@ -183,13 +184,21 @@ class Exchange:
             if not self._waiting[route]:
                 del self._waiting[route]
 
+    def drain(self) -> None:
+        """The server is shutting down: held waits end now with their timeout answer (204),
+        which a client re-polls, instead of being cancelled at the end of the grace period
+        (which answered 500 and logged a traceback per waiter)."""
+        if not self._draining:
+            self._draining = True
+            self.hub.notify_all()
+
     async def _wait(self, route: str, after: int, deadline: float) -> MessageRecord | None:
         # Subscribe before reading so a commit between the read and the wait still wakes us.
         with self.hub.subscribe(route) as sub:
             record = await self.store.next_message(route, after, self.clock())
             while record is None:
                 remaining = deadline - time.monotonic()
-                if remaining <= 0:
+                if remaining <= 0 or self._draining:
                     return None
                 poll = self.hub.poll_interval
                 await sub.wait(remaining if poll is None else min(remaining, poll))

@@ -84,8 +84,8 @@ class RelayboxError(Exception):
 class StoreUnavailable(RelayboxError):
     """The store (database or payload directory) cannot serve the request."""
 
-    def __init__(self, detail: str | None = None) -> None:
-        super().__init__(ErrorCode.STORE_UNAVAILABLE, detail)
+    def __init__(self, detail: str | None = None, *, retry_after: int | None = None) -> None:
+        super().__init__(ErrorCode.STORE_UNAVAILABLE, detail, retry_after=retry_after)
 
 
 def missing_header(name: str, why: str = "is missing") -> RelayboxError:

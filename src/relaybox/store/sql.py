@@ -65,7 +65,11 @@ def guard() -> Iterator[None]:
         raise
     except (OperationalError, DBAPIError) as exc:
         raise StoreUnavailable(f"database unavailable: {_reason(exc)}") from None
-    except (PoolTimeout, TimeoutError, ConnectionError) as exc:
+    except PoolTimeout:
+        # Every pooled connection stayed busy for pool_timeout: overload (a burst of thousands
+        # of requests), not an outage; the client should come back in a moment.
+        raise StoreUnavailable("database busy: no free connection, retry", retry_after=1) from None
+    except (TimeoutError, ConnectionError) as exc:
         raise StoreUnavailable(f"database unavailable: {type(exc).__name__}") from None
     except OSError as exc:
         raise StoreUnavailable(f"storage unavailable: {exc.strerror or type(exc).__name__}") from None

@@ -50,6 +50,8 @@ DEFAULT_V1_DEFAULT_EXPIRY = 24 * 3600
 DEFAULT_HEAD_TIMEOUT = 20.0
 DEFAULT_BODY_TIMEOUT = 30.0
 DEFAULT_BODY_MIN_RATE = 100.0
+# A client whose receive window stays full this long (it stopped reading a download) is dropped.
+DEFAULT_WRITE_TIMEOUT = 60.0
 
 
 class Settings(BaseSettings):
@@ -103,6 +105,9 @@ class Settings(BaseSettings):
     )
     body_min_rate: float = Field(
         DEFAULT_BODY_MIN_RATE, ge=0, description="bytes/s a request body must average over each body_timeout"
+    )
+    write_timeout: float = Field(
+        DEFAULT_WRITE_TIMEOUT, ge=0, description="seconds a client may take no response bytes (then dropped)"
     )
     # -- TLS straight from the server, and the audit log (docs/reliability.md) --
     tls_cert: Path | None = Field(None, description="PEM certificate (chain): serve HTTPS without a proxy")

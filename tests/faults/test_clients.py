@@ -39,6 +39,7 @@ from conftest import BACKENDS, ServerProcess, Signer, _make_server, error_code
 HEAD_TIMEOUT = 1.5
 BODY_TIMEOUT = 1.5
 BODY_MIN_RATE = 100  # bytes/s over each BODY_TIMEOUT window
+WRITE_TIMEOUT = 3.0  # a client that takes no response bytes this long is dropped
 WAITERS_PER_ROUTE = 50
 FD_SLACK = 3  # file handles the server may legitimately hold more after a scenario
 RSS_GROWTH_MB = 30  # after a warm-up round of the same load
@@ -291,6 +292,7 @@ def srv(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
         "RELAYBOX_HEAD_TIMEOUT": str(HEAD_TIMEOUT),
         "RELAYBOX_BODY_TIMEOUT": str(BODY_TIMEOUT),
         "RELAYBOX_BODY_MIN_RATE": str(BODY_MIN_RATE),
+        "RELAYBOX_WRITE_TIMEOUT": str(WRITE_TIMEOUT),
         "RELAYBOX_WAITERS_PER_ROUTE": str(WAITERS_PER_ROUTE),
         "RELAYBOX_RATE_LIMIT": "0",  # a thousand calls on a route in a second is the point here
     }
@@ -583,6 +585,44 @@ def test_clients_vanishing_mid_download(srv: ServerProcess, pair: tuple[Signer, 
         r = http.get(target, headers=b.receive())
         assert r.status_code == 200 and r.headers["message-link"] == link
         assert hashlib.md5(r.content).hexdigest() == hashlib.md5(data).hexdigest()
+    watch.check()
+
+
+def test_a_client_that_stops_reading_a_download_is_dropped(
+    srv: ServerProcess, pair: tuple[Signer, Signer], http: httpx.Client
+) -> None:
+    """A slow-read client: it asks for a 10 MB message and then reads nothing, keeping its
+    connection open. Once the buffers are full and the server has waited WRITE_TIMEOUT, it
+    drops the connection and closes the payload (it held both for ever before); the client
+    then gets less than the message and a reset or an early end."""
+    a, b = pair
+    watch = LogWatch(srv)
+    data = secrets.token_bytes(10_000_000)  # under the 10 MiB limit, over every buffer on the way
+    link = send(http, a, b.route, data)
+    before = usage(srv)
+    s = connect(srv)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    began = time.monotonic()
+    s.sendall(request_head("GET", f"/1/get-message/{link}", b.receive()))
+    time.sleep(1.0)
+    stuck = usage(srv)
+    assert stuck.conns == before.conns + 1  # the download is held
+    after = settle(srv, before, timeout=WRITE_TIMEOUT + 15)
+    dropped_after = time.monotonic() - began
+    report(f"slow reader dropped after {dropped_after:.1f} s", srv, after)
+    assert_back_to(before, after, srv)
+    assert dropped_after >= WRITE_TIMEOUT
+    got = 0
+    s.settimeout(10)
+    try:
+        while chunk := s.recv(1 << 20):
+            got += len(chunk)
+    except ConnectionResetError:
+        pass
+    s.close()
+    assert got < len(data)
+    r = http.get(f"/1/get-message/{link}", headers=b.receive())
+    assert r.status_code == 200 and hashlib.md5(r.content).digest() == hashlib.md5(data).digest()
     watch.check()
 
 

@@ -15,6 +15,11 @@ much and how slowly a client may send.
   sees a disconnect and drops the upload. Time during which *we* stopped reading (the
   application is slower than the client, or has not yet asked for the body) does not count.
 
+- Response pace: a client that stops reading a response (a download) without closing held its
+  connection and the open payload for ever once the kernel buffers filled. When writing stays
+  paused (our buffer above its high-water mark) for ``write_timeout`` seconds, the connection
+  is aborted; the handler sees the disconnect and closes the payload.
+
 A timeout of 0 turns that bound off.
 
 - Shutdown: uvicorn asks every connection to finish (``shutdown``) before its grace period; the
@@ -30,7 +35,7 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from relaybox.config import DEFAULT_BODY_MIN_RATE, DEFAULT_BODY_TIMEOUT, DEFAULT_HEAD_TIMEOUT
+from relaybox.config import DEFAULT_BODY_MIN_RATE, DEFAULT_BODY_TIMEOUT, DEFAULT_HEAD_TIMEOUT, DEFAULT_WRITE_TIMEOUT
 
 MAX_HEAD = 64 * 1024  # request line + headers; relaybox's own headers are at most 1 KiB each
 # A loop timer may fire up to the clock's resolution early; never treat that as "not yet".
@@ -70,9 +75,12 @@ class BoundedHttpTools(HttpToolsProtocol):
         head_timeout: float = DEFAULT_HEAD_TIMEOUT,
         body_timeout: float = DEFAULT_BODY_TIMEOUT,
         body_min_rate: float = DEFAULT_BODY_MIN_RATE,
+        write_timeout: float = DEFAULT_WRITE_TIMEOUT,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
+        self._write_timeout = write_timeout
+        self._write_timer: asyncio.TimerHandle | None = None
         self._head_timeout = head_timeout
         self._body_timeout = body_timeout
         self._body_min_rate = body_min_rate
@@ -115,6 +123,24 @@ class BoundedHttpTools(HttpToolsProtocol):
                 self._window_bytes = len(data)
                 self._paused_in_window = False
                 self._body_timer = self.loop.call_at(now + self._body_timeout, self._check_body)
+
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        if self._write_timer is None and self._write_timeout > 0:
+            self._write_timer = self.loop.call_later(self._write_timeout, self._write_expired)
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        if self._write_timer is not None:
+            self._write_timer.cancel()
+            self._write_timer = None
+
+    def _write_expired(self) -> None:
+        self._write_timer = None
+        if self.flow.write_paused:  # (resume_writing cancels the timer; checked all the same)
+            self.logger.debug("%s: took no response bytes for %s s, dropped", self.client, self._write_timeout)
+            # abort, not close: close would wait for the buffered bytes the client never takes.
+            self.transport.abort()
 
     def shutdown(self) -> None:
         for listener in list(_shutdown_listeners):
@@ -169,6 +195,9 @@ class BoundedHttpTools(HttpToolsProtocol):
 
     def _cancel_timers(self) -> None:
         self._cancel_head_timer()
+        if self._write_timer is not None:
+            self._write_timer.cancel()
+            self._write_timer = None
         if self._body_timer is not None:
             self._body_timer.cancel()
             self._body_timer = None

@@ -58,6 +58,7 @@ def run_server(settings: Any, *, demo: bool) -> None:
             head_timeout=settings.head_timeout,
             body_timeout=settings.body_timeout,
             body_min_rate=settings.body_min_rate,
+            write_timeout=settings.write_timeout,
         ),
         log_level=settings.log_level.lower(),
         # Long-polls would otherwise hold a restart for up to their timeout.

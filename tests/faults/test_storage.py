@@ -245,7 +245,10 @@ def v1_list(http: httpx.Client, token: str, kind: str) -> list[str]:
 
 def assert_store_clean(srv: ServerProcess) -> dict[str, int]:
     """The crash tests' audit with the server stopped: no message without its payload, no
-    payload or bytes without an owner, no temp file left, every payload's bytes intact."""
+    payload or bytes without an owner, no temp file left (after a sweep), every payload's bytes
+    intact."""
+    srv.sweep()
+    assert srv.leftovers() == 0
     srv.stop()
     report, _ = audit(srv, clean=False, read_bytes=True)
     bad = {k: v for k, v in report.items() if k in (*ORPHANS, "half_written", "not_sent_state") and v}
@@ -303,8 +306,6 @@ def test_full_disk_refuses_sends_keeps_reads_and_recovers(disk_server: tuple[Ser
     srv.restart()  # the keys spent during the fault were stored once writes worked again
     with httpx.Client(base_url=srv.url, timeout=TIMEOUT) as http:
         assert error_code(http.get("/1/list-messages", headers=spent)) == 103
-    srv.sweep()
-    assert srv.leftovers() == 0
     report = assert_store_clean(srv)
     print(
         f"\nfull disk[sqlite]: filler={filled // 1024} KiB refused={sum(box.refused.values())}+2 (/v1) "
@@ -343,8 +344,6 @@ def test_read_only_payload_dir_refuses_large_sends_keeps_reads_and_recovers(
         for data in (os.urandom(LARGE), os.urandom(SMALL)):
             box.must_send(data)
         box.check_reads()
-    srv.sweep()
-    assert srv.leftovers() == 0
     assert_store_clean(srv)
     print(
         f"\nread-only payloads[sqlite]: refused={sum(box.refused.values())} accepted={len(box.kept)} "
@@ -478,8 +477,6 @@ def test_near_full_parallel_senders_keep_every_acknowledged_message(disk_server:
     check_listing(entries, ledger, acked, f"after recovery (seed {seed})")
     assert len(entries) == len(acked), "a refused send was stored"
     download_all(srv, recipients, entries, ledger)
-    srv.sweep()
-    assert srv.leftovers() == 0
     report = assert_store_clean(srv)
     print(
         f"\nnear full[sqlite]: senders={SENDERS} sent={len(ledger)} acked={len(acked)} refused={full.get('503', 0)} "

@@ -41,6 +41,10 @@ _Pending = tuple[Callable[[Db], Any], "asyncio.Future[Any]", bool]
 # WAL syncs between checkpoints: a few MiB of WAL under load (SQLite's own auto-checkpoint,
 # switched off here, would run inside a commit on the event loop every 1,000 pages).
 _CHECKPOINT_EVERY = 256
+# ... or as soon as the WAL is past this size (large group commits and the sweeper's batches made
+# 256 syncs worth 60-160 MiB in the soak test), and the file is cut back to it after a checkpoint
+# (journal_size_limit): without it the WAL kept its largest size for ever.
+_WAL_LIMIT = 16 * 1024 * 1024
 
 
 class SqliteStore(SqlStore):
@@ -89,6 +93,7 @@ class SqliteStore(SqlStore):
             # and checkpoints it from the sync thread, not inside a commit on the event loop.
             raw.execute("PRAGMA synchronous=NORMAL")
             raw.execute("PRAGMA wal_autocheckpoint=0")
+            raw.execute(f"PRAGMA journal_size_limit={_WAL_LIMIT}")
             # SQLite's lower() folds ASCII only; /v1's case-insensitive searches (ILIKE renders
             # as lower(x) LIKE lower(y) here) should fold every script, as on PostgreSQL.
             raw.create_function("lower", 1, _lower, deterministic=True)
@@ -250,12 +255,15 @@ class SqliteStore(SqlStore):
                 else:
                     future.set_exception(error)
             self._syncs += 1
-            if error is None and self._syncs % _CHECKPOINT_EVERY == 0:
+            if error is None and (self._syncs % _CHECKPOINT_EVERY == 0 or self._wal_size() > _WAL_LIMIT):
                 self._checkpointing = asyncio.get_running_loop().run_in_executor(self._sync_pool, self._checkpoint)
                 try:
                     await self._checkpointing
                 finally:
                     self._checkpointing = None
+
+    def _wal_size(self) -> int:
+        return os.fstat(self._wal_fd).st_size if self._wal_fd is not None else 0
 
     def _checkpoint(self) -> None:
         """Copy the WAL into the database (in the sync thread, on a connection of its own).

@@ -1,8 +1,10 @@
 """The scale-out backend: PostgreSQL through asyncpg, payloads in the database.
 
 Every node is stateless: routes, messages, payload bytes, used request keys all live in the
-database. Payloads are written as 256 KiB chunks before the message commits (bounded memory),
-and read back one chunk per query. The send transaction also queues ``NOTIFY relaybox_messages``
+database. Payloads are written as 256 KiB chunks, each committed as it fills (bounded memory),
+the last (or only) one in the message's own transaction, and read back one chunk per query.
+Used request keys and download marks commit without waiting for the WAL flush
+(``synchronous_commit`` off for them), as on SQLite: a small send waits for one flush. The send transaction also queues ``NOTIFY relaybox_messages``
 so waiters on every node wake at commit (``relaybox.notify.pg_listen``).
 """
 
@@ -29,6 +31,8 @@ CHUNK_SIZE = 256 * 1024
 # Any constant works; it only has to be the same on every node.
 _MIGRATION_LOCK = 0x72656C6179626F78  # "relaybox"
 _NOTIFY = text("SELECT pg_notify(:channel, :route)")
+_NO_SYNC = text("SET LOCAL synchronous_commit TO OFF")
+_INSERT_CHUNK = insert(payload_chunks)
 
 
 def asyncpg_url(url: str) -> str:
@@ -83,6 +87,11 @@ class PostgresStore(SqlStore):
             raise StoreUnavailable("store is not open")
         with guard():
             async with self.engine.begin() if write else self.engine.connect() as conn:
+                if write and not fsync:
+                    # A used request key, a download mark: as on SQLite, it survives a crash of
+                    # relaybox (the database has it), not one of the database's machine; the
+                    # commit does not wait for the WAL flush.
+                    await conn.execute(_NO_SYNC)
                 return await conn.run_sync(lambda sync: fn(AlchemyDb(sync)))
 
     def _after_insert(self, db: Db, recipient: str) -> None:
@@ -91,6 +100,13 @@ class PostgresStore(SqlStore):
 
     def new_blob(self) -> BlobWriter:
         return DbBlobWriter(self)
+
+    def _store_payload(self, db: Db, payload_id: str, blob: BlobWriter, created_at: float) -> None:
+        if isinstance(blob, DbBlobWriter) and blob.tail is not None:
+            db.run(
+                _INSERT_CHUNK,
+                {"payload_id": payload_id, "seq": blob.tail_seq, "data": blob.tail, "created_at": created_at},
+            )
 
     async def open_payload(self, payload_id: str) -> Payload:
         rows = await self._all(
@@ -121,7 +137,9 @@ class PostgresStore(SqlStore):
 
 
 class DbBlobWriter(CountingWriter):
-    """Collects ``CHUNK_SIZE`` bytes, then stores them as one committed chunk row."""
+    """Collects ``CHUNK_SIZE`` bytes, then stores them as one committed chunk row. The last (or
+    only) chunk is kept as ``tail`` and written in the message's own transaction
+    (``PostgresStore._store_payload``): a small send commits once, not twice."""
 
     def __init__(self, store: PostgresStore) -> None:
         super().__init__()
@@ -129,6 +147,8 @@ class DbBlobWriter(CountingWriter):
         self._buffer = bytearray()
         self._next_seq = 0
         self._done = False
+        self.tail: bytes | None = None
+        self.tail_seq = 0
 
     async def write(self, chunk: bytes) -> None:
         self._count(chunk)
@@ -149,13 +169,14 @@ class DbBlobWriter(CountingWriter):
         if not self._done:
             # Always at least one chunk, so that an empty payload still exists.
             if self._buffer or self._next_seq == 0:
-                await self._store_chunk(bytes(self._buffer))
+                self.tail, self.tail_seq = bytes(self._buffer), self._next_seq
                 self._buffer.clear()
             self._done = True
         return self._id
 
     async def discard(self) -> None:
         self._buffer.clear()
+        self.tail = None  # never written: it goes only with its message's transaction
         if self._next_seq:
             try:
                 await self._store._exec(delete(payload_chunks).where(payload_chunks.c.payload_id == self._id))

@@ -218,6 +218,16 @@ class ServerProcess:
         assert len(files) + in_db == rows, (files, in_db, rows)
         return rows
 
+    def payload_ids(self) -> set[str]:
+        """The ids of the payloads the store holds. Tests on a shared server compare these sets
+        (what was added), not counts: the sweeper may purge other tests' expired payloads
+        meanwhile."""
+        from sqlalchemy import select
+
+        from relaybox.store.schema import payloads
+
+        return set(self._store_call(lambda store: store._scalars(select(payloads.c.id))))
+
     def leftovers(self) -> int:
         """Bytes of unfinished uploads: temp files (SQLite) or chunks no payload row owns."""
         if self.backend == "sqlite":

@@ -290,11 +290,15 @@ def test_sigkill_and_restart_lose_nothing_and_write_nothing_twice(live: Any, tmp
     assert (out / ".relaybox-cursor").read_text().strip() == list(bodies)[-1]
     lines = (tmp_path / "watch0.out").read_text().splitlines() + (tmp_path / "watch1.out").read_text().splitlines()
     written = [line.split()[0] for line in lines]
-    # SIGKILL may land after message 3 was renamed but before it was reported; the restart
-    # then finds its file and skips it instead of writing it again.
+    # SIGKILL may land after message 3 was renamed but before the cursor moved: the restart
+    # finds its file and skips it instead of writing it again. Or after the cursor moved but
+    # before its line was printed: then it is on disk (checked above) and in no report. Never
+    # written twice, never reported twice, at most the one in flight unreported.
     err = (tmp_path / "watch1.err").read_text().splitlines()
     skipped = [line.split()[0] for line in err if line.endswith("already written, skipped")]
-    assert len(written) == len(set(written)) and sorted(written + skipped) == sorted(bodies)
+    reported = written + skipped
+    assert len(reported) == len(set(reported)) and set(reported) <= set(bodies)
+    assert len(set(bodies) - set(reported)) <= 1, (reported, list(bodies))
     assert not list(out.glob(".relaybox-tmp-*"))
 
 

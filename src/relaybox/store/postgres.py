@@ -14,7 +14,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import TypeVar
 
-from sqlalchemy import delete, exists, insert, select, text
+from sqlalchemy import delete, exists, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from relaybox.errors import StoreUnavailable
@@ -23,7 +23,7 @@ from relaybox.store.blobs import CountingWriter, MemoryPayload
 from relaybox.store.db import AlchemyDb, Db
 from relaybox.store.migrate import upgrade
 from relaybox.store.schema import payload_chunks, payloads
-from relaybox.store.sql import BATCH, ORPHAN_GRACE, SqlStore, guard
+from relaybox.store.sql import BATCH, ORPHAN_GRACE, SqlStore, guard, insert_chunk
 
 T = TypeVar("T")
 NOTIFY_CHANNEL = "relaybox_messages"
@@ -32,7 +32,6 @@ CHUNK_SIZE = 256 * 1024
 _MIGRATION_LOCK = 0x72656C6179626F78  # "relaybox"
 _NOTIFY = text("SELECT pg_notify(:channel, :route)")
 _NO_SYNC = text("SET LOCAL synchronous_commit TO OFF")
-_INSERT_CHUNK = insert(payload_chunks)
 
 
 def asyncpg_url(url: str) -> str:
@@ -103,10 +102,7 @@ class PostgresStore(SqlStore):
 
     def _store_payload(self, db: Db, payload_id: str, blob: BlobWriter, created_at: float) -> None:
         if isinstance(blob, DbBlobWriter) and blob.tail is not None:
-            db.run(
-                _INSERT_CHUNK,
-                {"payload_id": payload_id, "seq": blob.tail_seq, "data": blob.tail, "created_at": created_at},
-            )
+            insert_chunk(db, payload_id, blob.tail_seq, blob.tail, created_at)
 
     async def open_payload(self, payload_id: str) -> Payload:
         rows = await self._all(
@@ -161,9 +157,8 @@ class DbBlobWriter(CountingWriter):
     async def _store_chunk(self, piece: bytes) -> None:
         seq = self._next_seq
         self._next_seq += 1
-        await self._store._exec(
-            insert(payload_chunks).values(payload_id=self._id, seq=seq, data=piece, created_at=time.time())
-        )
+        now = time.time()
+        await self._store._q(lambda db: insert_chunk(db, self._id, seq, piece, now), write=True)
 
     async def finish(self) -> str:
         if not self._done:

@@ -39,6 +39,7 @@ from relaybox.store.schema import (
     fanouts,
     messages,
     partners,
+    payload_chunks,
     payloads,
     request_keys,
     routes,
@@ -103,6 +104,7 @@ _SENT_ANY = select(messages).where(
     messages.c.sender == bindparam("sender"), messages.c.message_id == bindparam("message_id")
 )
 _INSERT_PAYLOAD = insert(payloads)
+_INSERT_CHUNK = insert(payload_chunks)
 _INSERT_MESSAGE = insert(messages)
 # In a route's mailbox: delivered (not queued or stopped) and not deleted by the receiver (/v1).
 # (A literal, not a bound value: the hot statements stay free of values of their own.)
@@ -687,6 +689,11 @@ def _unreferenced_payloads(db: Db) -> list[str]:
     return [row[0] for row in db.all(query)]
 
 
+def insert_chunk(db: Db, payload_id: str, seq: int, data: bytes, created_at: float) -> None:
+    """One row of a payload's bytes: SQLite's payloads kept in the database, PostgreSQL's chunks."""
+    db.run(_INSERT_CHUNK, {"payload_id": payload_id, "seq": seq, "data": data, "created_at": created_at})
+
+
 def random_secret() -> str:
     """A route secret: 192 random bits as hex, safe to paste into a shell variable."""
     return secrets.token_hex(24)
@@ -697,6 +704,7 @@ __all__: Sequence[str] = [
     "ORPHAN_GRACE",
     "SqlStore",
     "guard",
+    "insert_chunk",
     "message_from_row",
     "message_values",
     "random_secret",

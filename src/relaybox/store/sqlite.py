@@ -21,7 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, bindparam, create_engine, delete, event, insert, make_url, select
+from sqlalchemy import Connection, bindparam, create_engine, delete, event, make_url, select
 from sqlalchemy.pool import NullPool
 
 from relaybox.errors import StoreUnavailable
@@ -30,10 +30,9 @@ from relaybox.store.blobs import FileBlobs, FileBlobWriter, MemoryPayload
 from relaybox.store.db import Db, SqliteDb
 from relaybox.store.migrate import upgrade
 from relaybox.store.schema import payload_chunks, payloads
-from relaybox.store.sql import BATCH, ORPHAN_GRACE, SqlStore, guard
+from relaybox.store.sql import BATCH, ORPHAN_GRACE, SqlStore, guard, insert_chunk
 
 T = TypeVar("T")
-_INSERT_CHUNK = insert(payload_chunks)
 _FIRST_CHUNK = select(payload_chunks.c.data).where(
     payload_chunks.c.payload_id == bindparam("payload_id"), payload_chunks.c.seq == 0
 )
@@ -283,7 +282,7 @@ class SqliteStore(SqlStore):
     def _store_payload(self, db: Db, payload_id: str, blob: BlobWriter, created_at: float) -> None:
         data = blob.inline if isinstance(blob, FileBlobWriter) else None
         if data is not None:
-            db.run(_INSERT_CHUNK, {"payload_id": payload_id, "seq": 0, "data": data, "created_at": created_at})
+            insert_chunk(db, payload_id, 0, data, created_at)
         elif isinstance(blob, FileBlobWriter):
             self._files.append(blob)  # its file belongs to the row once the batch commits
 

@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from conftest import PgDatabase, ServerProcess, Signer, error_code, free_port, run_async
+from faults.test_crash import pg_restart
 
 
 @pytest.fixture
@@ -184,10 +185,7 @@ def test_database_restart_while_a_waiter_waits(nodes: tuple[ServerProcess, Serve
     t = threading.Thread(target=wait)
     t.start()
     time.sleep(0.5)
-    version = sorted(os.listdir("/etc/postgresql"))[0]
-    subprocess.run(
-        ["pg_ctlcluster", "--skip-systemctl-redirect", version, "main", "restart"], check=True, capture_output=True
-    )
+    pg_restart("fast")  # pg_ctlcluster's default mode
     # While the database came back, node A may answer 503 for a moment; the send is retried
     # as any client would, and acknowledged only once it is committed.
     deadline = time.monotonic() + 30
